@@ -1,0 +1,307 @@
+package cases
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/internal/mp"
+)
+
+// A replica stores one head per case (see ApplyHead) and rewrites it with most ops, so its
+// encoding is compact: origins are listed once and dots refer to them by index; known fields
+// are named by a stable number. It is deterministic (fields, dots and origins in order), so
+// replicas holding the same ops store the same bytes.
+//
+//	[version, [origin: [node, incarnation]...], created [oi, seq], creator,
+//	 [[field, [write...], [pending [oi, seq]...]]...],
+//	 [[field, [[elem, oi, seq]...], [pending [oi, seq]...]]...]]
+//
+// field is a number from headFields or, for a field this version does not know, its name. A
+// write is [oi, seq] for an ordinary field and [oi, seq, wall, logical, flagged, value] for an
+// index field.
+const headVersion = 2
+
+// headFields numbers the fields in head encodings. Append only: a number once given is never
+// reused or changed.
+var headFields = []string{
+	"kind", "region", "petitioners", "people_count", "category", "channel", "matter_type", "summary",
+	"respondent", "accused", "handler_unit", "assignee", "tags", "state", "registered_at", "received_at",
+	"notice_at", "route", "outcome", "served_at", "close_reason",
+}
+
+var headFieldNum = func() map[string]uint64 {
+	m := make(map[string]uint64, len(headFields))
+	for i, f := range headFields {
+		m[f] = uint64(i)
+	}
+	return m
+}()
+
+// headOrigins collects the origins a head refers to.
+type headOrigins struct {
+	list []crdt.Origin
+}
+
+func (h *headOrigins) add(d crdt.Dot) {
+	if !d.IsZero() {
+		if _, ok := slices.BinarySearchFunc(h.list, d.Origin, crdt.Origin.Compare); !ok {
+			i, _ := slices.BinarySearchFunc(h.list, d.Origin, crdt.Origin.Compare)
+			h.list = slices.Insert(h.list, i, d.Origin)
+		}
+	}
+}
+
+func (h *headOrigins) writeDot(w *mp.Writer, d crdt.Dot) {
+	i, _ := slices.BinarySearchFunc(h.list, d.Origin, crdt.Origin.Compare)
+	w.ArrayLen(2)
+	w.Uint(uint64(i))
+	w.Uint(d.Seq)
+}
+
+func (h *headOrigins) writeElems(w *mp.Writer, elems []string, dots []crdt.Dot) {
+	w.ArrayLen(len(elems))
+	for i := range elems {
+		w.ArrayLen(3)
+		w.String(elems[i])
+		j, _ := slices.BinarySearchFunc(h.list, dots[i].Origin, crdt.Origin.Compare)
+		w.Uint(uint64(j))
+		w.Uint(dots[i].Seq)
+	}
+}
+
+func readElems(r *mp.Reader, origins []crdt.Origin) ([]string, []crdt.Dot) {
+	n := r.ArrayLen(1 << 20)
+	elems := make([]string, 0, n)
+	dots := make([]crdt.Dot, 0, n)
+	for j := 0; j < n && r.Err() == nil; j++ {
+		r.ExpectArray(3, 3)
+		elems = append(elems, r.String(MaxValueBytes))
+		oi, seq := r.Uint(), r.Uint()
+		if oi >= uint64(len(origins)) {
+			r.Failf("origin %d of %d", oi, len(origins))
+			break
+		}
+		dots = append(dots, crdt.Dot{Origin: origins[oi], Seq: seq})
+	}
+	return elems, dots
+}
+
+func writeField(w *mp.Writer, f string) {
+	if n, ok := headFieldNum[f]; ok {
+		w.Uint(n)
+	} else {
+		w.String(f)
+	}
+}
+
+// EncodeHead appends the encoding of head c to w.
+func (c *Case) EncodeHead(w *mp.Writer) {
+	var o headOrigins
+	o.add(c.Created)
+	fields := sortedKeys(c.Registers)
+	for _, f := range fields {
+		for _, v := range c.Registers[f].Values() {
+			o.add(v.Dot)
+		}
+		for _, d := range c.Registers[f].Overwritten() {
+			o.add(d)
+		}
+	}
+	sets := sortedKeys(c.Sets)
+	for _, f := range sets {
+		_, dots := c.Sets[f].Adds()
+		_, rdots := c.Sets[f].Removed()
+		for _, d := range append(dots, rdots...) {
+			o.add(d)
+		}
+	}
+	w.ArrayLen(6)
+	w.Uint(headVersion)
+	w.ArrayLen(len(o.list))
+	for _, or := range o.list {
+		w.ArrayLen(2)
+		w.String(or.Node)
+		w.Uint(uint64(or.Incarnation))
+	}
+	if c.Created.IsZero() {
+		w.Nil()
+	} else {
+		o.writeDot(w, c.Created)
+	}
+	w.String(c.Creator)
+	w.ArrayLen(len(fields))
+	for _, f := range fields {
+		r := c.Registers[f]
+		w.ArrayLen(3)
+		writeField(w, f)
+		vals := r.Values()
+		w.ArrayLen(len(vals))
+		index := IsIndexField(f)
+		for _, v := range vals {
+			if !index {
+				o.writeDot(w, v.Dot)
+				continue
+			}
+			w.ArrayLen(6)
+			i, _ := slices.BinarySearchFunc(o.list, v.Dot.Origin, crdt.Origin.Compare)
+			w.Uint(uint64(i))
+			w.Uint(v.Dot.Seq)
+			w.Int(v.Stamp.Wall)
+			w.Uint(uint64(v.Stamp.Logical))
+			w.Bool(v.Flagged)
+			w.Bin(v.Value)
+		}
+		pend := r.Overwritten()
+		w.ArrayLen(len(pend))
+		for _, d := range pend {
+			o.writeDot(w, d)
+		}
+	}
+	w.ArrayLen(len(sets))
+	for _, f := range sets {
+		s := c.Sets[f]
+		w.ArrayLen(3)
+		writeField(w, f)
+		elems, dots := s.Adds()
+		o.writeElems(w, elems, dots)
+		relems, rdots := s.Removed()
+		o.writeElems(w, relems, rdots)
+	}
+}
+
+// DecodeHead decodes what EncodeHead wrote. Stored bytes are still checked: every length and
+// index is bounded.
+func DecodeHead(id string, b []byte) (*Case, error) {
+	r := mp.NewReader(b)
+	r.ExpectArray(6, 64)
+	if v := r.Uint(); r.Err() == nil && v != headVersion {
+		r.Failf("case head version %d, this build reads %d", v, headVersion)
+	}
+	no := r.ArrayLen(1 << 16)
+	origins := make([]crdt.Origin, 0, no)
+	for i := 0; i < no && r.Err() == nil; i++ {
+		r.ExpectArray(2, 2)
+		origins = append(origins, crdt.Origin{Node: r.String(MaxIDLen), Incarnation: uint32From(r, r.Uint())})
+	}
+	dot := func() crdt.Dot {
+		r.ExpectArray(2, 2)
+		i, seq := r.Uint(), r.Uint()
+		if i >= uint64(len(origins)) {
+			r.Failf("origin %d of %d", i, len(origins))
+			return crdt.Dot{}
+		}
+		return crdt.Dot{Origin: origins[i], Seq: seq}
+	}
+	dots := func() []crdt.Dot {
+		n := r.ArrayLen(1 << 20)
+		ds := make([]crdt.Dot, 0, n)
+		for i := 0; i < n && r.Err() == nil; i++ {
+			ds = append(ds, dot())
+		}
+		return ds
+	}
+	field := func() string {
+		if r.NextIsString() {
+			return r.String(MaxFieldName)
+		}
+		n := r.Uint()
+		if n >= uint64(len(headFields)) {
+			r.Failf("field number %d", n)
+			return ""
+		}
+		return headFields[n]
+	}
+	c := NewCase(id)
+	if r.PeekNil() {
+		r.Skip()
+	} else {
+		c.Created = dot()
+	}
+	c.Creator = r.String(MaxIDLen)
+	nf := r.ArrayLen(1 << 16)
+	for i := 0; i < nf && r.Err() == nil; i++ {
+		r.ExpectArray(3, 3)
+		f := field()
+		nv := r.ArrayLen(1 << 20)
+		writes := make([]crdt.Write[[]byte], 0, nv)
+		for j := 0; j < nv && r.Err() == nil; j++ {
+			var v crdt.Write[[]byte]
+			n := r.ExpectArray(2, 6)
+			oi, seq := r.Uint(), r.Uint()
+			if oi >= uint64(len(origins)) {
+				r.Failf("origin %d of %d", oi, len(origins))
+				break
+			}
+			v.Dot = crdt.Dot{Origin: origins[oi], Seq: seq}
+			if n == 6 {
+				v.Stamp.Wall = r.Int()
+				v.Stamp.Logical = uint32From(r, r.Uint())
+				v.Flagged = r.Bool()
+				v.Value = r.Bytes(MaxValueBytes)
+			}
+			writes = append(writes, v)
+		}
+		c.Registers[f] = crdt.RestoreMVReg(writes, dots())
+	}
+	ns := r.ArrayLen(1 << 16)
+	for i := 0; i < ns && r.Err() == nil; i++ {
+		r.ExpectArray(3, 3)
+		f := field()
+		elems, eds := readElems(r, origins)
+		relems, rdots := readElems(r, origins)
+		c.Sets[f] = crdt.RestoreAWSet(elems, eds, relems, rdots)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("decode case head %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// IndexFields are the fields a replica's indexes and scopes are computed from: an op that
+// writes one of them makes the replica recompute the case's scopes, state and deadline.
+var IndexFields = []string{"state", "kind", "region", "assignee", "registered_at", "received_at", "notice_at", "served_at"}
+
+// IsIndexField reports whether f is one of IndexFields.
+func IsIndexField(f string) bool { return slices.Contains(IndexFields, f) }
+
+func writeDot(w *mp.Writer, d crdt.Dot) {
+	w.ArrayLen(3)
+	w.String(d.Origin.Node)
+	w.Uint(uint64(d.Origin.Incarnation))
+	w.Uint(d.Seq)
+}
+
+func writeDots(w *mp.Writer, ds []crdt.Dot) {
+	w.ArrayLen(len(ds))
+	for _, d := range ds {
+		writeDot(w, d)
+	}
+}
+
+func readDot(r *mp.Reader) crdt.Dot {
+	var d crdt.Dot
+	r.ExpectArray(3, 3)
+	d.Origin.Node = r.String(MaxIDLen)
+	d.Origin.Incarnation = uint32From(r, r.Uint())
+	d.Seq = r.Uint()
+	return d
+}
+
+func readDots(r *mp.Reader) []crdt.Dot {
+	n := r.ArrayLen(1 << 20)
+	ds := make([]crdt.Dot, 0, n)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		ds = append(ds, readDot(r))
+	}
+	return ds
+}

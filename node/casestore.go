@@ -1,0 +1,169 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/crdt"
+)
+
+// How a case is stored. The source of truth is the case's history, its ops, found through
+// the k table; Fold of it gives the whole case for reads. Beside it the replica keeps one
+// small head per case (key c id 0; see cases.ApplyHead): the visible dots of every field and
+// the values of the index fields. Applying an op reads and rewrites only the head, and its
+// other keys are blind writes, so the cost of an op does not grow with the size of its case.
+
+// summary is what the replica indexes a case under, derived from its head. There is no
+// updated-at index to maintain: the feed is one (List reads it backwards).
+type summary struct {
+	state  string
+	due    int64
+	scopes []string // sorted
+}
+
+// touched is a case changed by the batch being applied.
+type touched struct {
+	id      string
+	existed bool
+	old     summary
+	c       *cases.Case // the head
+	stored  []byte      // the head's bytes as read
+	newPos  []uint64    // feed positions of this batch's ops of the case, ascending
+}
+
+// touch returns the batch's working head of case id, reading it once.
+func (a *applier) touch(id string) (*touched, error) {
+	if t, ok := a.byID[id]; ok {
+		return t, nil
+	}
+	t := &touched{id: id}
+	v, hit := a.r.heads.get(id)
+	var err error
+	switch {
+	case hit && v == nil:
+		err = ErrNotFound
+	case !hit:
+		v, err = a.r.get(caseKey(id))
+	}
+	switch {
+	case err == nil:
+		c, derr := cases.DecodeHead(id, v)
+		if derr != nil {
+			return nil, fmt.Errorf("case %s: %w", id, derr)
+		}
+		t.c, t.existed, t.old, t.stored = c, true, a.r.derive(c), v
+	case errors.Is(err, ErrNotFound):
+		t.c = cases.NewCase(id)
+	default:
+		return nil, err
+	}
+	a.byID[id] = t
+	a.cases = append(a.cases, t)
+	return t, nil
+}
+
+// applied reports whether the op named by d has been applied (before or in this batch). It
+// answers from memory: a dot beyond its origin's contiguous prefix counts as not applied,
+// which at worst keeps a dot in a head a little longer than needed.
+func (a *applier) applied(d crdt.Dot) bool {
+	if _, ok := a.seen[d]; ok {
+		return true
+	}
+	c, ok := a.chains[d.Origin]
+	if !ok {
+		c = a.r.chains[d.Origin]
+	}
+	return c != nil && d.Seq <= c.Seq
+}
+
+// derive computes what a case is indexed under from its head.
+func (r *Replica) derive(c *cases.Case) summary {
+	var s summary
+	for _, region := range c.Strings("region") {
+		for _, n := range regionLevels {
+			if n > len(r.region) && n <= len(region) && region[:len(r.region)] == r.region {
+				s.scopes = append(s.scopes, ScopeOfRegion(region[:n]))
+			}
+		}
+	}
+	for _, st := range c.Strings("assignee") {
+		s.scopes = append(s.scopes, ScopeOfStation(st))
+	}
+	slices.Sort(s.scopes)
+	s.scopes = slices.Compact(s.scopes)
+	s.state = string(c.State())
+	if dl, ok := cases.NextDeadline(c); ok {
+		s.due = dl.At
+	}
+	return s
+}
+
+// finishCase writes a touched case's head, indexes and scope entries.
+func (a *applier) finishCase(t *touched) error {
+	ns := a.r.derive(t.c)
+	for _, s := range ns.scopes {
+		positions := t.newPos
+		if t.existed && !slices.Contains(t.old.scopes, s) {
+			// The case enters s: index its whole history so that it arrives complete.
+			hist, err := a.r.historyPositions(t.id)
+			if err != nil {
+				return fmt.Errorf("history of %s: %w", t.id, err)
+			}
+			positions = append(hist, t.newPos...)
+		}
+		for _, pos := range positions {
+			a.wb.Set(scopeKey(s, a.nextInScope(s)), encodeScopeEntry(pos, ""), nil)
+		}
+	}
+	for _, s := range t.old.scopes {
+		if !slices.Contains(ns.scopes, s) {
+			a.wb.Set(scopeKey(s, a.nextInScope(s)), encodeScopeEntry(0, t.id), nil)
+		}
+	}
+	a.updateIndex("state", t.existed, []byte(t.old.state), []byte(ns.state), t.id)
+	a.updateIndex("due", t.existed, optBE(t.old.due), optBE(ns.due), t.id)
+	a.w.Reset()
+	t.c.EncodeHead(a.w)
+	if !t.existed || !bytes.Equal(a.w.Bytes(), t.stored) {
+		a.wb.Set(caseKey(t.id), a.w.Bytes(), nil) // a note leaves the head as it was: no rewrite
+		t.stored = append([]byte(nil), a.w.Bytes()...)
+	}
+	if !t.existed {
+		a.newCases++
+	}
+	return nil
+}
+
+func optBE(v int64) []byte {
+	if v == 0 {
+		return nil
+	}
+	return be64(nil, uint64(v))
+}
+
+func (a *applier) updateIndex(name string, existed bool, old, new []byte, id string) {
+	if existed && string(old) == string(new) {
+		return
+	}
+	if existed && old != nil {
+		a.wb.Delete(indexKey(name, old, id), nil)
+	}
+	if new != nil {
+		a.wb.Set(indexKey(name, new, id), nil, nil)
+	}
+}
+
+// nextInScope returns the next counter value of scope s.
+func (a *applier) nextInScope(s string) uint64 {
+	n, ok := a.scopes[s]
+	if !ok {
+		n = a.r.scopeSeq[s]
+		a.scopeList = append(a.scopeList, s)
+	}
+	n++
+	a.scopes[s] = n
+	return n
+}

@@ -1,0 +1,194 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/crdt"
+)
+
+// chainState is what the replica holds of one origin's hash chain: the contiguous prefix
+// 1..Seq with the chain hash at Seq, and the highest seq stored or pending beyond it.
+type chainState struct {
+	Seq     uint64
+	Hash    cases.Hash
+	MaxSeen uint64 // > Seq when ops beyond a gap are held (pending or, on a partial stream, applied)
+}
+
+func (c *chainState) extend(raw []byte) {
+	c.Hash = cases.ChainHash(c.Hash, raw)
+	c.Seq++
+	if c.MaxSeen < c.Seq {
+		c.MaxSeen = c.Seq
+	}
+}
+
+func encodeTip(c *chainState) []byte {
+	b := be64(nil, c.Seq)
+	b = append(b, c.Hash[:]...)
+	return be64(b, c.MaxSeen)
+}
+
+func (r *Replica) loadChains() error {
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tChainTip}, UpperBound: []byte{tChainTip + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var pending uint64
+	for it.First(); it.Valid(); it.Next() {
+		o, err := parseOriginKey(it.Key())
+		if err != nil {
+			return err
+		}
+		v := it.Value()
+		if len(v) != 48 {
+			return fmt.Errorf("chain tip of %s: corrupt", o)
+		}
+		c := &chainState{Seq: binary.BigEndian.Uint64(v), MaxSeen: binary.BigEndian.Uint64(v[40:])}
+		copy(c.Hash[:], v[8:40])
+		r.chains[o] = c
+		if c.MaxSeen > c.Seq {
+			pending += c.MaxSeen - c.Seq
+		}
+	}
+	r.stats.pending.Store(pending)
+	return it.Error()
+}
+
+func parseOriginKey(k []byte) (crdt.Origin, error) {
+	if len(k) < 6 {
+		return crdt.Origin{}, errors.New("short origin key")
+	}
+	for i := 1; i < len(k); i++ {
+		if k[i] == 0 {
+			if len(k) < i+5 {
+				break
+			}
+			return crdt.Origin{Node: string(k[1:i]), Incarnation: binary.BigEndian.Uint32(k[i+1 : i+5])}, nil
+		}
+	}
+	return crdt.Origin{}, errors.New("corrupt origin key")
+}
+
+// SignedHead is an origin's signature over its chain hash at seq: "my ops 1..Seq hash to
+// Hash". Heads travel with the ops (per batch or bundle, not per op).
+type SignedHead struct {
+	Origin crdt.Origin
+	Seq    uint64
+	Hash   cases.Hash
+	Sig    []byte // Ed25519 over headMessage
+}
+
+// headMessage is what a head's signature covers; the prefix keeps it from ever meaning
+// anything else.
+func headMessage(o crdt.Origin, seq uint64, h cases.Hash) []byte {
+	b := []byte("fengqiao chain head v1\x00")
+	b = append(b, o.Node...)
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint32(b, o.Incarnation)
+	b = be64(b, seq)
+	return append(b, h[:]...)
+}
+
+// Verify checks the head's signature with the origin's public key.
+func (h SignedHead) Verify(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, headMessage(h.Origin, h.Seq, h.Hash), h.Sig) {
+		return fmt.Errorf("%w: %s at %d", ErrBadSignature, h.Origin, h.Seq)
+	}
+	return nil
+}
+
+// Head returns this node's signed chain head over every op it has written.
+func (r *Replica) Head() SignedHead {
+	r.applyMu.Lock()
+	c := r.chains[r.origin]
+	var h SignedHead
+	h.Origin = r.origin
+	if c != nil {
+		h.Seq, h.Hash = c.Seq, c.Hash
+	}
+	r.applyMu.Unlock()
+	h.Sig = ed25519.Sign(r.key, headMessage(h.Origin, h.Seq, h.Hash))
+	return h
+}
+
+// ChainTip returns the contiguous prefix held of origin o and its chain hash.
+func (r *Replica) ChainTip(o crdt.Origin) (seq uint64, hash cases.Hash) {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	if c := r.chains[o]; c != nil {
+		return c.Seq, c.Hash
+	}
+	return 0, cases.Hash{}
+}
+
+// VerifyHead checks a signed head against the ops held: the signature with pub, then the
+// chain hash at head.Seq recomputed from the stored ops. It fails with ErrChainBroken when
+// the ops held differ from what the origin signed (an op dropped or altered), and with
+// ErrNotFound when the prefix 1..head.Seq is not held contiguously yet.
+func (r *Replica) VerifyHead(h SignedHead, pub ed25519.PublicKey) error {
+	if err := h.Verify(pub); err != nil {
+		return err
+	}
+	got, err := r.hashAt(h.Origin, h.Seq, nil)
+	if err != nil {
+		return err
+	}
+	if got != h.Hash {
+		return fmt.Errorf("%w: %s ops 1..%d hash to %s, head says %s", ErrChainBroken, h.Origin, h.Seq, got, h.Hash)
+	}
+	return nil
+}
+
+// hashAt recomputes origin o's chain hash at seq from the nearest mark at or below it.
+// extra supplies raw ops not yet committed (the batch being applied).
+func (r *Replica) hashAt(o crdt.Origin, seq uint64, extra map[crdt.Dot][]byte) (cases.Hash, error) {
+	var h cases.Hash
+	if seq == 0 {
+		return h, nil
+	}
+	mark := seq / chainMarkEvery * chainMarkEvery
+	if mark > 0 {
+		v, err := r.get(dotKey(nil, tChainMark, crdt.Dot{Origin: o, Seq: mark}))
+		if err != nil {
+			return h, fmt.Errorf("chain mark %s at %d: %w", o, mark, err)
+		}
+		copy(h[:], v)
+	}
+	for s := mark + 1; s <= seq; s++ {
+		d := crdt.Dot{Origin: o, Seq: s}
+		raw, ok := extra[d]
+		if !ok {
+			rec, err := r.recordByDot(d)
+			if err != nil {
+				return h, fmt.Errorf("chain of %s at %d: %w", o, s, err)
+			}
+			raw = rec.Raw
+		}
+		h = cases.ChainHash(h, raw)
+	}
+	return h, nil
+}
+
+// recordByDot reads the stored record of the op named by d.
+func (r *Replica) recordByDot(d crdt.Dot) (record, error) {
+	v, err := r.get(dotKey(nil, tDot, d))
+	if err != nil {
+		return record{}, err
+	}
+	pos, n := binary.Uvarint(v)
+	if n <= 0 {
+		return record{}, fmt.Errorf("dot index of %s: corrupt", d)
+	}
+	b, err := r.get(feedKey(pos))
+	if err != nil {
+		return record{}, fmt.Errorf("feed %d for %s: %w", pos, d, err)
+	}
+	return parseRecord(b)
+}

@@ -1,0 +1,404 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/crdt"
+)
+
+// SchemaVersion is the version of the keyspace layout. Open refuses a store written by a
+// newer layout and migrates older ones.
+const SchemaVersion = 1
+
+// Sentinel errors.
+var (
+	ErrClosed       = errors.New("replica closed")
+	ErrWrongNode    = errors.New("store belongs to another node")
+	ErrNewerSchema  = errors.New("store written by a newer version")
+	ErrNotFound     = errors.New("not found")
+	ErrChainBroken  = errors.New("hash chain mismatch")
+	ErrBadSignature = errors.New("bad signature on chain head")
+)
+
+// Options configure a replica. The zero value of every field but NodeID (and Region, at
+// init) means the default.
+type Options struct {
+	// NodeID names this node (a station or hub member). Required. It must not contain NUL,
+	// '/' or whitespace.
+	NodeID string
+	// Region is the division code this node serves (6 digits for a county hub, 9 for a
+	// township station, 12 for a village station; "" for a node above provinces). Cases are
+	// indexed into the scopes of the regions below it. Required at init; on an existing store
+	// it must match or be empty.
+	Region string
+	// FS is the filesystem; nil means the real disk. Tests pass vfs.NewMem() or
+	// vfs.NewCrashableMem().
+	FS vfs.FS
+	// Now is the clock; nil means time.Now. Tests skew it.
+	Now func() time.Time
+	// MaxSkew is how far ahead of Now a remote stamp may be before it is flagged. Default 5m.
+	MaxSkew time.Duration
+	// CacheSize is Pebble's block cache in bytes. Default 16 MiB.
+	CacheSize int64
+	// HeadCacheSize bounds the in-memory cache of case heads, in bytes. Default 32 MiB
+	// (about 150,000 cases); negative disables it.
+	HeadCacheSize int
+	// MemTableSize is Pebble's memtable size in bytes. Default 16 MiB.
+	MemTableSize uint64
+	// NewIncarnation mints a new incarnation on open: use it when the store was restored from
+	// a backup or a disk image, so that no sequence number of the old life is reused.
+	NewIncarnation bool
+	// Logger receives the replica's own events; nil means slog.Default(). Nothing personal
+	// is ever logged.
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := validID("node id", o.NodeID); err != nil {
+		return err
+	}
+	for _, c := range o.Region {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("region %q: digits only", o.Region)
+		}
+	}
+	return nil
+}
+
+func validID(what, s string) error {
+	if s == "" || len(s) > cases.MaxIDLen {
+		return fmt.Errorf("%s %q: 1 to %d bytes", what, s, cases.MaxIDLen)
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c == '/' || c == 0x7f {
+			return fmt.Errorf("%s %q: no spaces, control characters or '/'", what, s)
+		}
+	}
+	return nil
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = crdt.DefaultMaxSkew * time.Millisecond
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 16 << 20
+	}
+	if o.HeadCacheSize == 0 {
+		o.HeadCacheSize = 32 << 20
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 16 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Replica is a node's store. Its read methods are safe for concurrent use; writers (Apply,
+// Write, WriteBatch) are serialized by applyMu, which is held across the Pebble commit on
+// purpose: the replica has exactly one writer at a time, which is what makes the feed dense
+// and the apply deterministic. Readers never take it.
+type Replica struct {
+	// Immutable after Open.
+	opts   Options
+	db     *pebble.DB
+	origin crdt.Origin
+	key    ed25519.PrivateKey
+	epoch  string
+	region string
+	heads  *headCache // safe for concurrent use
+
+	// applyMu serializes writers. The fields below are owned by the writer holding it.
+	applyMu  sync.Mutex
+	feedPos  uint64
+	scopeSeq map[string]uint64
+	chains   map[crdt.Origin]*chainState
+	clock    *crdt.Clock
+	closed   bool
+
+	// Published after each commit for lock-free status reads.
+	stats struct {
+		feedPos   atomic.Uint64
+		caseCount atomic.Uint64
+		equivoc   atomic.Uint64
+		pending   atomic.Uint64
+	}
+}
+
+// Open opens (or, when dir holds no store, initializes) the replica in dir.
+func Open(dir string, opts Options) (*Replica, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("open replica: %w", err)
+	}
+	opts.ensureDefaults()
+	db, err := pebble.Open(dir, pebbleOptions(&opts))
+	if err != nil {
+		return nil, fmt.Errorf("open pebble %s: %w", dir, err)
+	}
+	r := &Replica{opts: opts, db: db, scopeSeq: map[string]uint64{}, chains: map[crdt.Origin]*chainState{},
+		heads: newHeadCache(opts.HeadCacheSize)}
+	if err := r.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open replica %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+// pebbleOptions are the Pebble settings of every replica; BENCHMARKS.md quotes them.
+func pebbleOptions(o *Options) *pebble.Options {
+	po := &pebble.Options{
+		FS:                 o.FS,
+		CacheSize:          o.CacheSize,
+		MemTableSize:       o.MemTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{o.Logger},
+	}
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // dots and cases are probed by key
+	}
+	po.EnsureDefaults()
+	return po
+}
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
+
+// load reads the identity and the writer state, initializing a new store.
+func (r *Replica) load() error {
+	node, err := r.getMeta("node")
+	if errors.Is(err, ErrNotFound) {
+		if err := r.initStore(); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		node = []byte(r.opts.NodeID)
+	} else if err != nil {
+		return err
+	}
+	if string(node) != r.opts.NodeID {
+		return fmt.Errorf("%w: store is %q, asked for %q", ErrWrongNode, node, r.opts.NodeID)
+	}
+	schema, err := r.getMeta("schema")
+	if err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	if v := binary.BigEndian.Uint64(schema); v > SchemaVersion {
+		return fmt.Errorf("%w: schema %d, this build knows %d", ErrNewerSchema, v, SchemaVersion)
+	}
+	region, _ := r.getMeta("region")
+	if r.opts.Region != "" && r.opts.Region != string(region) {
+		return fmt.Errorf("store serves region %q, asked for %q (a region changes only by re-enrolling)", region, r.opts.Region)
+	}
+	r.region = string(region)
+	key, err := r.getMeta("key")
+	if err != nil || len(key) != ed25519.PrivateKeySize {
+		return fmt.Errorf("node key: missing or corrupt (%v)", err)
+	}
+	r.key = ed25519.PrivateKey(key)
+	epoch, err := r.getMeta("epoch")
+	if err != nil {
+		return fmt.Errorf("epoch: %w", err)
+	}
+	r.epoch = string(epoch)
+	inc, err := r.getMeta("incarnation")
+	if err != nil {
+		return fmt.Errorf("incarnation: %w", err)
+	}
+	r.origin = crdt.Origin{Node: r.opts.NodeID, Incarnation: binary.BigEndian.Uint32(inc)}
+	if r.opts.NewIncarnation {
+		if err := r.mintIncarnation(); err != nil {
+			return err
+		}
+	}
+	var last crdt.Timestamp
+	if b, err := r.getMeta("hlc"); err == nil && len(b) == 12 {
+		last = crdt.Timestamp{Wall: int64(binary.BigEndian.Uint64(b)), Logical: binary.BigEndian.Uint32(b[8:])}
+	}
+	r.clock = crdt.NewClock(last, r.opts.MaxSkew.Milliseconds())
+	if b, err := r.getMeta("cases"); err == nil && len(b) == 8 {
+		r.stats.caseCount.Store(binary.BigEndian.Uint64(b))
+	}
+	if b, err := r.getMeta("equivocations"); err == nil && len(b) == 8 {
+		r.stats.equivoc.Store(binary.BigEndian.Uint64(b))
+	}
+	if err := r.loadFeedPos(); err != nil {
+		return err
+	}
+	if err := r.loadScopes(); err != nil {
+		return err
+	}
+	return r.loadChains()
+}
+
+// initStore writes a new identity: key pair, incarnation, feed epoch, schema version.
+func (r *Replica) initStore() error {
+	if r.opts.Region == "" {
+		r.opts.Logger.Warn("initializing a replica with no region: it serves every region")
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate key: %w", err)
+	}
+	b := r.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(metaKey("key"), priv, nil)
+	_ = b.Set(metaKey("region"), []byte(r.opts.Region), nil)
+	_ = b.Set(metaKey("schema"), be64(nil, SchemaVersion), nil)
+	_ = b.Set(metaKey("epoch"), []byte(newEpoch()), nil)
+	_ = b.Set(metaKey("incarnation"), binary.BigEndian.AppendUint32(nil, randomIncarnation()), nil)
+	_ = b.Set(metaKey("node"), []byte(r.opts.NodeID), nil) // last: its presence means "initialized"
+	return b.Commit(pebble.Sync)
+}
+
+// mintIncarnation gives the node a new incarnation (and its feed a new epoch, since a
+// restored feed may disagree with what peers saw).
+func (r *Replica) mintIncarnation() error {
+	inc := randomIncarnation()
+	for inc == r.origin.Incarnation {
+		inc = randomIncarnation()
+	}
+	epoch := newEpoch()
+	b := r.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(metaKey("incarnation"), binary.BigEndian.AppendUint32(nil, inc), nil)
+	_ = b.Set(metaKey("epoch"), []byte(epoch), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("mint incarnation: %w", err)
+	}
+	r.opts.Logger.Info("new incarnation", "node", r.origin.Node, "old", r.origin.Incarnation, "new", inc)
+	r.origin.Incarnation = inc
+	r.epoch = epoch
+	return nil
+}
+
+func randomIncarnation() uint32 {
+	var b [4]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
+			return v
+		}
+	}
+}
+
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (r *Replica) getMeta(name string) ([]byte, error) { return r.get(metaKey(name)) }
+
+// get returns a copy of the value at key, or ErrNotFound.
+func (r *Replica) get(key []byte) ([]byte, error) {
+	v, closer, err := r.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	_ = closer.Close()
+	return out, nil
+}
+
+func (r *Replica) loadFeedPos() error {
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tFeed}, UpperBound: []byte{tFeed + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if it.Last() {
+		r.feedPos = binary.BigEndian.Uint64(it.Key()[1:])
+	}
+	r.stats.feedPos.Store(r.feedPos)
+	return it.Error()
+}
+
+func (r *Replica) loadScopes() error {
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tScopeSeq}, UpperBound: []byte{tScopeSeq + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		r.scopeSeq[string(it.Key()[1:])] = binary.BigEndian.Uint64(it.Value())
+	}
+	return it.Error()
+}
+
+// Close closes the store. It is idempotent.
+func (r *Replica) Close() error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return r.db.Close()
+}
+
+// Origin returns the origin this replica writes its own ops under.
+func (r *Replica) Origin() crdt.Origin { return r.origin }
+
+// PublicKey returns the node's Ed25519 public key.
+func (r *Replica) PublicKey() ed25519.PublicKey { return r.key.Public().(ed25519.PublicKey) }
+
+// Epoch returns the feed's epoch: a peer whose checkpoint names another epoch starts over.
+func (r *Replica) Epoch() string { return r.epoch }
+
+// Region returns the division code the node serves.
+func (r *Replica) Region() string { return r.region }
+
+// Status is a snapshot of the replica's counters.
+type Status struct {
+	Node          string `json:"node"`
+	Incarnation   uint32 `json:"incarnation"`
+	Region        string `json:"region"`
+	Epoch         string `json:"epoch"`
+	FeedSeq       uint64 `json:"feed_seq"` // ops in the feed (= ops applied)
+	Cases         uint64 `json:"cases"`
+	Pending       uint64 `json:"pending_ops"` // ops waiting for a gap in their origin to fill
+	Equivocations uint64 `json:"equivocations"`
+}
+
+// Status returns the replica's counters without blocking writers.
+func (r *Replica) Status() Status {
+	return Status{
+		Node: r.origin.Node, Incarnation: r.origin.Incarnation, Region: r.region, Epoch: r.epoch,
+		FeedSeq: r.stats.feedPos.Load(), Cases: r.stats.caseCount.Load(),
+		Pending: r.stats.pending.Load(), Equivocations: r.stats.equivoc.Load(),
+	}
+}
+
+// PebbleMetrics returns Pebble's metrics report, for benchmarks and operators.
+func (r *Replica) PebbleMetrics() string { return r.db.Metrics().String() }

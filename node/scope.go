@@ -1,0 +1,156 @@
+package node
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fengqiao/fengqiao/cases"
+)
+
+// Scopes. A case is in the scope of every region prefix of its region code at the county
+// (6 digits), township (9) and village (12) levels below the replica's own region, and in the
+// scope of each station it is assigned to. A field in conflict means the union: a case whose
+// region is disputed is in the scopes of every region named.
+//
+// Scope names: "r" + digits for regions, "a" + station id for assignments.
+var regionLevels = []int{6, 9, 12}
+
+// ScopeOfRegion names the scope of a division code.
+func ScopeOfRegion(code string) string { return "r" + code }
+
+// ScopeOfStation names the scope of cases assigned to a station.
+func ScopeOfStation(id string) string { return "a" + id }
+
+// A scope entry is the feed position of an op in the scope, or a left-scope marker:
+//
+//	uvarint pos (≥ 1)        an op
+//	0x00 case id             the case left the scope
+func encodeScopeEntry(pos uint64, leftCase string) []byte {
+	if leftCase != "" {
+		return append([]byte{0}, leftCase...)
+	}
+	return binary.AppendUvarint(nil, pos)
+}
+
+// historyPositions returns the feed positions of a case's committed ops, ascending.
+func (r *Replica) historyPositions(id string) ([]uint64, error) {
+	p := historyPrefix(id)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []uint64
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		out = append(out, binary.BigEndian.Uint64(k[len(k)-8:]))
+	}
+	return out, it.Error()
+}
+
+// ScopeEntry is one entry of a scope feed: an op of a case in the scope, or a marker that a
+// case left it (Op nil, LeftCase set).
+type ScopeEntry struct {
+	N        uint64 // position in the scope's counter: the checkpoint to resume after
+	Pos      uint64 // position in the replica's feed
+	Via      string // the peer the op came from ("" for local)
+	Raw      []byte // canonical op bytes
+	Meta     cases.Meta
+	LeftCase string
+}
+
+// ReadStats counts keys read by a feed reader, so tests can show that a scope's catch-up
+// reads keys in proportion to the scope, not to the store.
+type ReadStats struct {
+	KeysRead int
+}
+
+// ScopeFeed returns up to limit entries of scope after position after, skipping ops that
+// came from skipVia (never echo). Entries come in scope order; next is the checkpoint to
+// resume from (it moves past skipped entries too). It reads only the scope's own index and
+// the ops it names.
+func (r *Replica) ScopeFeed(scope string, after uint64, limit int, skipVia string, stats *ReadStats) (entries []ScopeEntry, next uint64, err error) {
+	p := scopePrefix(scope)
+	next = after
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: scopeKey(scope, after+1), UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, next, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid() && len(entries) < limit; it.Next() {
+		if stats != nil {
+			stats.KeysRead++
+		}
+		k, v := it.Key(), it.Value()
+		e := ScopeEntry{N: binary.BigEndian.Uint64(k[len(k)-8:])}
+		next = e.N
+		if len(v) > 0 && v[0] == 0 {
+			e.LeftCase = string(v[1:])
+			entries = append(entries, e)
+			continue
+		}
+		pos, n := binary.Uvarint(v)
+		if n <= 0 {
+			return nil, next, fmt.Errorf("scope %s entry %d: corrupt", scope, e.N)
+		}
+		b, err := r.get(feedKey(pos))
+		if stats != nil {
+			stats.KeysRead++
+		}
+		if err != nil {
+			return nil, next, fmt.Errorf("scope %s entry %d → feed %d: %w", scope, e.N, pos, err)
+		}
+		rec, err := parseRecord(b)
+		if err != nil {
+			return nil, next, err
+		}
+		if skipVia != "" && rec.Via == skipVia {
+			continue
+		}
+		e.Pos, e.Via, e.Raw, e.Meta = pos, rec.Via, rec.Raw, rec.Meta
+		entries = append(entries, e)
+	}
+	return entries, next, it.Error()
+}
+
+// ScopeSeq returns the current counter of a scope: how many entries it holds.
+func (r *Replica) ScopeSeq(scope string) uint64 {
+	v, err := r.get(scopeSeqKey(scope))
+	if err != nil || len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// FeedEntry is one entry of the replica's whole feed.
+type FeedEntry struct {
+	Pos  uint64
+	Via  string
+	Raw  []byte
+	Meta cases.Meta
+}
+
+// Feed returns up to limit entries of the whole feed after position after, skipping ops
+// that came from skipVia; next is the position to resume after. It is one sequential scan.
+func (r *Replica) Feed(after uint64, limit int, skipVia string) (entries []FeedEntry, next uint64, err error) {
+	next = after
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: feedKey(after + 1), UpperBound: []byte{tFeed + 1}})
+	if err != nil {
+		return nil, next, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid() && len(entries) < limit; it.Next() {
+		next = binary.BigEndian.Uint64(it.Key()[1:])
+		rec, err := parseRecord(it.Value())
+		if err != nil {
+			return nil, next, fmt.Errorf("feed %d: %w", next, err)
+		}
+		if skipVia != "" && rec.Via == skipVia {
+			continue
+		}
+		entries = append(entries, FeedEntry{Pos: next, Via: rec.Via, Raw: append([]byte(nil), rec.Raw...), Meta: rec.Meta})
+	}
+	return entries, next, it.Error()
+}
