@@ -106,11 +106,7 @@ const opVersion = 1
 //
 //	[version, node, incarnation, seq, wall, logical, case, kind, author,
 //	 [[field, action, value]...], [[node, incarnation, seq]...]]
-func (op *Op) Encode() []byte {
-	w := mp.NewWriter()
-	op.EncodeTo(w)
-	return slices.Clone(w.Bytes())
-}
+func (op *Op) Encode() []byte { return mp.Encode(op.EncodeTo) }
 
 // EncodeTo appends op's canonical encoding to w.
 func (op *Op) EncodeTo(w *mp.Writer) {

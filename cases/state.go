@@ -84,7 +84,7 @@ func readElems(r *mp.Reader, origins []crdt.Origin) ([]string, []crdt.Dot) {
 		}
 		dots = append(dots, crdt.Dot{Origin: origins[oi], Seq: seq})
 	}
-	return elems, dots
+	return elems[:len(dots)], dots // on an origin out of range, the last element has no dot
 }
 
 func writeField(w *mp.Writer, f string) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -69,11 +70,12 @@ func EncodeJSON(field string, raw json.RawMessage) ([]byte, error) {
 	if !ok {
 		return nil, fieldErr(field, "unknown_field", "未知字段“"+field+"”", "unknown field "+field)
 	}
-	w := mp.NewWriter()
-	if err := encodeJSON(w, spec, raw); err != nil {
+	var err error
+	b := mp.Encode(func(w *mp.Writer) { err = encodeJSON(w, spec, raw) })
+	if err != nil {
 		return nil, err
 	}
-	return slices.Clone(w.Bytes()), nil
+	return b, nil
 }
 
 func decodeStrict(raw json.RawMessage, v any) error {
@@ -89,6 +91,29 @@ func decodeStrict(raw json.RawMessage, v any) error {
 	return nil
 }
 
+// jsonString decodes a JSON string. Plain strings (no escapes) are read directly: a
+// registration carries a dozen of them and json.Unmarshal costs more than the rest of the
+// validation.
+func jsonString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		body := raw[1 : len(raw)-1]
+		if bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, '"') < 0 && utf8.Valid(body) {
+			for _, c := range body {
+				if c < 0x20 {
+					return "", false
+				}
+			}
+			return string(body), true
+		}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
 func typeErr(field, wantZh, wantEn string) *FieldError {
 	return fieldErr(field, "wrong_type", "“"+field+"”应为"+wantZh, field+" must be "+wantEn)
 }
@@ -97,8 +122,8 @@ func encodeJSON(w *mp.Writer, spec *FieldSpec, raw json.RawMessage) error {
 	f := spec.Name
 	switch spec.Type {
 	case TypeString, TypeText, TypeEnum, TypeRegion, TypeNode, TypeTags:
-		var s string
-		if err := decodeStrict(raw, &s); err != nil {
+		s, ok := jsonString(raw)
+		if !ok {
 			return typeErr(f, "文本", "a string")
 		}
 		s = strings.TrimSpace(s)
@@ -107,11 +132,7 @@ func encodeJSON(w *mp.Writer, spec *FieldSpec, raw json.RawMessage) error {
 		}
 		w.String(s)
 	case TypeInt, TypeTime:
-		var n json.Number
-		if err := decodeStrict(raw, &n); err != nil {
-			return typeErr(f, "整数", "an integer")
-		}
-		v, err := n.Int64()
+		v, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
 		if err != nil {
 			return typeErr(f, "整数", "an integer")
 		}
@@ -335,9 +356,7 @@ func writeFile(w *mp.Writer, a File) {
 
 // EncodeDot returns the canonical encoding of a dot, the value of a Withdraw write.
 func EncodeDot(d crdt.Dot) []byte {
-	w := mp.NewWriter()
-	writeDot(w, d)
-	return slices.Clone(w.Bytes())
+	return mp.Encode(func(w *mp.Writer) { writeDot(w, d) })
 }
 
 // DecodeDot decodes the value of a Withdraw write.
@@ -353,35 +372,25 @@ func DecodeDot(b []byte) (crdt.Dot, error) {
 
 // EncodeString returns the canonical encoding of a string value.
 func EncodeString(s string) []byte {
-	w := mp.NewWriter()
-	w.String(s)
-	return slices.Clone(w.Bytes())
+	return mp.Encode(func(w *mp.Writer) { w.String(s) })
 }
 
 // EncodeInt returns the canonical encoding of an integer or time value.
 func EncodeInt(v int64) []byte {
-	w := mp.NewWriter()
-	w.Int(v)
-	return slices.Clone(w.Bytes())
+	return mp.Encode(func(w *mp.Writer) { w.Int(v) })
 }
 
 // EncodePersons returns the canonical encoding of a list of persons.
 func EncodePersons(ps []Person) []byte {
-	w := mp.NewWriter()
-	writePersons(w, ps)
-	return slices.Clone(w.Bytes())
+	return mp.Encode(func(w *mp.Writer) { writePersons(w, ps) })
 }
 
 // EncodeNote returns the canonical encoding of a note.
 func EncodeNote(n Note) []byte {
-	w := mp.NewWriter()
-	writeNote(w, n)
-	return slices.Clone(w.Bytes())
+	return mp.Encode(func(w *mp.Writer) { writeNote(w, n) })
 }
 
 // EncodeParty returns the canonical encoding of a party.
 func EncodeParty(p Party) []byte {
-	w := mp.NewWriter()
-	writeParty(w, p)
-	return slices.Clone(w.Bytes())
+	return mp.Encode(func(w *mp.Writer) { writeParty(w, p) })
 }

@@ -104,9 +104,16 @@ func (r *MVReg[V]) Clone() *MVReg[V] {
 }
 
 // RestoreMVReg rebuilds a register from the parts Values and Overwritten returned, when
-// decoding stored state. Writes that overwritten names are dropped.
+// decoding stored state. Writes that overwritten names are dropped. It takes ownership of
+// writes.
 func RestoreMVReg[V any](writes []Write[V], overwritten []Dot) *MVReg[V] {
 	r := &MVReg[V]{overwritten: NewDotSet(overwritten...)}
+	if slices.IsSortedFunc(writes, func(a, b Write[V]) int { return a.Dot.Compare(b.Dot) }) &&
+		!slices.ContainsFunc(writes, func(w Write[V]) bool { return r.overwritten.Has(w.Dot) }) {
+		// As Values returned them: take the slice as it is. (Duplicates are dropped below.)
+		r.writes = slices.CompactFunc(writes, func(a, b Write[V]) bool { return a.Dot == b.Dot })
+		return r
+	}
 	for _, w := range writes {
 		r.Apply(w, nil)
 	}

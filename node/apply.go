@@ -104,16 +104,18 @@ type applier struct {
 	cases []*touched
 	byID  map[string]*touched
 
-	seen      map[crdt.Dot][]byte // raw of each op stored by this batch
-	pendingIn map[crdt.Dot][]byte // records held pending by this batch
-	chains    map[crdt.Origin]*chainState
-	chainList []crdt.Origin // first-touch order: no map order reaches the keyspace
-	scopes    map[string]uint64
-	scopeList []string
-	newCases  uint64
-	newEq     uint64
-	buf       []byte
-	w         *mp.Writer
+	seen         map[crdt.Dot][]byte     // raw of each op stored by this batch
+	marks        map[crdt.Dot]cases.Hash // chain marks written by this batch
+	pendingIn    map[crdt.Dot][]byte     // records held pending by this batch
+	chains       map[crdt.Origin]*chainState
+	chainList    []crdt.Origin // first-touch order: no map order reaches the keyspace
+	scopes       map[string]uint64
+	scopeList    []string
+	newCases     uint64
+	newEq        uint64
+	pendingDelta int64 // ops held minus ops released by this batch
+	buf          []byte
+	w            *mp.Writer
 }
 
 func (r *Replica) newApplier(via string, now int64) *applier {
@@ -122,7 +124,7 @@ func (r *Replica) newApplier(via string, now int64) *applier {
 	}
 	return &applier{
 		r: r, wb: r.db.NewBatch(), via: via, now: now, feed: r.feedPos,
-		byID: map[string]*touched{}, seen: map[crdt.Dot][]byte{}, pendingIn: map[crdt.Dot][]byte{},
+		byID: map[string]*touched{}, seen: map[crdt.Dot][]byte{}, pendingIn: map[crdt.Dot][]byte{}, marks: map[crdt.Dot]cases.Hash{},
 		chains: map[crdt.Origin]*chainState{}, scopes: map[string]uint64{}, w: mp.NewWriter(),
 	}
 }
@@ -173,7 +175,7 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 		case err == nil:
 			a.duplicate(d, stored.Raw, raw, meta)
 			if d.Seq == c.Seq+1 {
-				c.extend(stored.Raw)
+				a.extend(d.Origin, c, stored.Raw)
 				return a.drain(d.Origin)
 			}
 			return nil
@@ -182,8 +184,16 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 		}
 	}
 	if d.Seq > c.Seq+1 && !partial {
-		if _, held := a.pendingIn[d]; held || a.isPending(d) {
-			a.res.Duplicates++
+		held, err := a.heldPending(d)
+		if err != nil {
+			return err
+		}
+		if held != nil {
+			rec, err := parseRecord(held)
+			if err != nil {
+				return fmt.Errorf("pending %s: %w", d, err)
+			}
+			a.duplicate(d, rec.Raw, raw, meta)
 			return nil
 		}
 		a.buf = appendRecord(a.buf[:0], record{Via: a.via, Meta: meta, Raw: raw})
@@ -193,6 +203,7 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 			c.MaxSeen = d.Seq
 		}
 		a.res.Pending++
+		a.pendingDelta++
 		return nil
 	}
 	if err := a.store(op, raw, meta, a.via); err != nil {
@@ -205,9 +216,16 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 	return a.drain(d.Origin)
 }
 
-func (a *applier) isPending(d crdt.Dot) bool {
-	_, err := a.r.get(dotKey(nil, tPending, d))
-	return err == nil
+// heldPending returns the record of the op held pending under d, or nil.
+func (a *applier) heldPending(d crdt.Dot) ([]byte, error) {
+	if rec, ok := a.pendingIn[d]; ok {
+		return rec, nil
+	}
+	v, err := a.r.get(dotKey(nil, tPending, d))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
 }
 
 // duplicate handles an op whose dot is already held: the same content is a duplicate; other
@@ -236,10 +254,7 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 	a.wb.Set(historyKey(op.Case, pos), nil, nil)
 	c := a.chain(op.Dot.Origin)
 	if op.Dot.Seq == c.Seq+1 {
-		c.extend(raw)
-		if c.Seq%chainMarkEvery == 0 {
-			a.wb.Set(dotKey(nil, tChainMark, op.Dot), c.Hash[:], nil)
-		}
+		a.extend(op.Dot.Origin, c, raw)
 	} else if op.Dot.Seq > c.MaxSeen {
 		c.MaxSeen = op.Dot.Seq
 	}
@@ -276,13 +291,14 @@ func (a *applier) drain(o crdt.Origin) error {
 			}
 			a.wb.Delete(dotKey(nil, tPending, next), nil)
 			delete(a.pendingIn, next)
+			a.pendingDelta--
 			if err := a.store(&op, rec.Raw, rec.Meta, rec.Via); err != nil {
 				return err
 			}
 			continue
 		}
 		if raw, ok := a.seen[next]; ok {
-			c.extend(raw)
+			a.extend(o, c, raw)
 			continue
 		}
 		rec, err := a.r.recordByDot(next)
@@ -292,9 +308,20 @@ func (a *applier) drain(o crdt.Origin) error {
 		if err != nil {
 			return err
 		}
-		c.extend(rec.Raw)
+		a.extend(o, c, rec.Raw)
 	}
 	return nil
+}
+
+// extend grows origin o's chain by the op whose bytes are raw, keeping a mark every
+// chainMarkEvery ops.
+func (a *applier) extend(o crdt.Origin, c *chainState, raw []byte) {
+	c.extend(raw)
+	if c.Seq%chainMarkEvery == 0 {
+		d := crdt.Dot{Origin: o, Seq: c.Seq}
+		a.wb.Set(dotKey(nil, tChainMark, d), c.Hash[:], nil)
+		a.marks[d] = c.Hash
+	}
 }
 
 // checkHeads verifies the hash of every head whose prefix is now held, and stores the heads.
@@ -309,7 +336,7 @@ func (a *applier) checkHeads(heads []SignedHead) error {
 			got = c.Hash
 		} else {
 			var err error
-			if got, err = a.r.hashAt(h.Origin, h.Seq, a.seen); err != nil {
+			if got, err = a.r.hashAt(h.Origin, h.Seq, a.seen, a.marks); err != nil {
 				return err
 			}
 		}
@@ -332,7 +359,6 @@ func (a *applier) commit() error {
 	for _, s := range a.scopeList {
 		a.wb.Set(scopeSeqKey(s), be64(nil, a.scopes[s]), nil)
 	}
-	var pending uint64
 	for _, o := range a.chainList {
 		a.wb.Set(originKey(nil, tChainTip, o), encodeTip(a.chains[o]), nil)
 	}
@@ -342,6 +368,10 @@ func (a *applier) commit() error {
 	a.wb.Set(metaKey("cases"), be64(nil, cases), nil)
 	if a.newEq > 0 {
 		a.wb.Set(metaKey("equivocations"), be64(nil, a.r.stats.equivoc.Load()+a.newEq), nil)
+	}
+	pending := uint64(int64(a.r.stats.pending.Load()) + a.pendingDelta)
+	if a.pendingDelta != 0 {
+		a.wb.Set(metaKey("pending"), be64(nil, pending), nil)
 	}
 	if err := a.wb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -356,11 +386,6 @@ func (a *applier) commit() error {
 	}
 	for _, o := range a.chainList {
 		r.chains[o] = a.chains[o]
-	}
-	for _, c := range r.chains {
-		if c.MaxSeen > c.Seq {
-			pending += c.MaxSeen - c.Seq
-		}
 	}
 	r.stats.pending.Store(pending)
 	r.stats.feedPos.Store(a.feed)

@@ -40,7 +40,6 @@ func (r *Replica) loadChains() error {
 		return err
 	}
 	defer it.Close()
-	var pending uint64
 	for it.First(); it.Valid(); it.Next() {
 		o, err := parseOriginKey(it.Key())
 		if err != nil {
@@ -53,11 +52,7 @@ func (r *Replica) loadChains() error {
 		c := &chainState{Seq: binary.BigEndian.Uint64(v), MaxSeen: binary.BigEndian.Uint64(v[40:])}
 		copy(c.Hash[:], v[8:40])
 		r.chains[o] = c
-		if c.MaxSeen > c.Seq {
-			pending += c.MaxSeen - c.Seq
-		}
 	}
-	r.stats.pending.Store(pending)
 	return it.Error()
 }
 
@@ -136,7 +131,7 @@ func (r *Replica) VerifyHead(h SignedHead, pub ed25519.PublicKey) error {
 	if err := h.Verify(pub); err != nil {
 		return err
 	}
-	got, err := r.hashAt(h.Origin, h.Seq, nil)
+	got, err := r.hashAt(h.Origin, h.Seq, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -147,23 +142,29 @@ func (r *Replica) VerifyHead(h SignedHead, pub ed25519.PublicKey) error {
 }
 
 // hashAt recomputes origin o's chain hash at seq from the nearest mark at or below it.
-// extra supplies raw ops not yet committed (the batch being applied).
-func (r *Replica) hashAt(o crdt.Origin, seq uint64, extra map[crdt.Dot][]byte) (cases.Hash, error) {
+// extraOps and extraMarks supply raw ops and marks not yet committed (the batch being
+// applied).
+func (r *Replica) hashAt(o crdt.Origin, seq uint64, extraOps map[crdt.Dot][]byte, extraMarks map[crdt.Dot]cases.Hash) (cases.Hash, error) {
 	var h cases.Hash
 	if seq == 0 {
 		return h, nil
 	}
 	mark := seq / chainMarkEvery * chainMarkEvery
 	if mark > 0 {
-		v, err := r.get(dotKey(nil, tChainMark, crdt.Dot{Origin: o, Seq: mark}))
-		if err != nil {
-			return h, fmt.Errorf("chain mark %s at %d: %w", o, mark, err)
+		md := crdt.Dot{Origin: o, Seq: mark}
+		if mh, ok := extraMarks[md]; ok {
+			h = mh
+		} else {
+			v, err := r.get(dotKey(nil, tChainMark, md))
+			if err != nil {
+				return h, fmt.Errorf("chain mark %s at %d: %w", o, mark, err)
+			}
+			copy(h[:], v)
 		}
-		copy(h[:], v)
 	}
 	for s := mark + 1; s <= seq; s++ {
 		d := crdt.Dot{Origin: o, Seq: s}
-		raw, ok := extra[d]
+		raw, ok := extraOps[d]
 		if !ok {
 			rec, err := r.recordByDot(d)
 			if err != nil {

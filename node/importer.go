@@ -46,13 +46,46 @@ func (e LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.
 const maxRejectedKept = 1000
 
 // ImportJSONL imports the benchmark workload format (../shared/workload/gen.py) as local ops:
-// one op per line. An import is idempotent and resumable: the number of lines applied is
-// stored atomically with each batch under the file's hash, so running it again, or after a
-// crash, continues where the last synced batch ended and never writes a line twice.
+// one op per line. See importRecords for idempotence and resumption.
 func (r *Replica) ImportJSONL(ctx context.Context, data io.ReaderAt, size int64, opts ImportOptions) (ImportReport, error) {
-	if opts.Author == "" {
-		opts.Author = "import"
+	sc := bufio.NewScanner(io.NewSectionReader(data, 0, size))
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	line := 0
+	next := func() (int, []byte, error) {
+		if !sc.Scan() {
+			if err := sc.Err(); err != nil {
+				return 0, nil, fmt.Errorf("read line %d: %w", line+1, err)
+			}
+			return 0, nil, io.EOF
+		}
+		line++
+		return line, sc.Bytes(), nil
 	}
+	parse := func(text []byte) (Change, bool, error) {
+		text = bytes.TrimSpace(text)
+		if len(text) == 0 {
+			return Change{}, false, nil
+		}
+		ch, err := workloadChange(text, opts.author())
+		return ch, err == nil, err
+	}
+	return importRecords(ctx, r, data, size, opts, next, parse)
+}
+
+func (o ImportOptions) author() string {
+	if o.Author == "" {
+		return "import"
+	}
+	return o.Author
+}
+
+// importRecords applies the changes parsed from a file's records in batches. An import is
+// idempotent and resumable: the number of records applied is stored atomically with each
+// batch under the file's hash, so running it again, or after a crash, continues where the
+// last synced batch ended and never writes a record twice. next returns the records with
+// their numbers (io.EOF at the end); parse turns one into a change (ok false: skip it).
+func importRecords[T any](ctx context.Context, r *Replica, data io.ReaderAt, size int64, opts ImportOptions,
+	next func() (int, T, error), parse func(T) (Change, bool, error)) (ImportReport, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
 	}
@@ -66,16 +99,14 @@ func (r *Replica) ImportJSONL(ctx context.Context, data io.ReaderAt, size int64,
 		done = binary.BigEndian.Uint64(v)
 	}
 	var rep ImportReport
-	sc := bufio.NewScanner(io.NewSectionReader(data, 0, size))
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	var batch []Change
-	var lineNo []int
-	line := 0
+	var numbers []int
+	last := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		_, errs, err := r.WriteBatch(ctx, batch, &Progress{Key: progressKey, Value: be64(nil, uint64(line))})
+		_, errs, err := r.WriteBatch(ctx, batch, &Progress{Key: progressKey, Value: be64(nil, uint64(last))})
 		if err != nil {
 			return err
 		}
@@ -83,44 +114,47 @@ func (r *Replica) ImportJSONL(ctx context.Context, data io.ReaderAt, size int64,
 			if e == nil {
 				rep.Ops++
 			} else {
-				rep.reject(lineNo[i], e)
+				rep.reject(numbers[i], e)
 			}
 		}
-		batch, lineNo = batch[:0], lineNo[:0]
+		batch, numbers = batch[:0], numbers[:0]
 		if opts.Progress != nil {
 			opts.Progress(rep)
 		}
 		return nil
 	}
-	for sc.Scan() {
-		line++
+	for {
+		n, rec, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return rep, err
+		}
+		last = n
 		rep.Lines++
-		if uint64(line) <= done {
+		if uint64(n) <= done {
 			rep.Skipped++
 			continue
 		}
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
+		ch, ok, err := parse(rec)
+		if err != nil {
+			rep.reject(n, err)
 			continue
 		}
-		ch, err := workloadChange(text, opts.Author)
-		if err != nil {
-			rep.reject(line, err)
+		if !ok {
 			continue
 		}
 		batch = append(batch, ch)
-		lineNo = append(lineNo, line)
+		numbers = append(numbers, n)
 		if len(batch) >= opts.BatchSize {
 			if err := flush(); err != nil {
-				return rep, fmt.Errorf("import line %d: %w", line, err)
+				return rep, fmt.Errorf("import record %d: %w", n, err)
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return rep, fmt.Errorf("read line %d: %w", line+1, err)
-	}
 	if err := flush(); err != nil {
-		return rep, fmt.Errorf("import line %d: %w", line, err)
+		return rep, fmt.Errorf("import record %d: %w", last, err)
 	}
 	return rep, nil
 }

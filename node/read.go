@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -142,10 +143,11 @@ func (r *Replica) List(q Query) (Page, error) {
 func (r *Replica) listRecent(q Query, limit int) (Page, error) {
 	upper := []byte{tFeed + 1}
 	if q.Cursor != nil {
+		// The cursor is the feed key of the newest op of the first case not yet listed.
 		if len(q.Cursor) != 9 || q.Cursor[0] != tFeed {
 			return Page{}, fmt.Errorf("cursor does not belong to this query")
 		}
-		upper = q.Cursor
+		upper = feedKey(binary.BigEndian.Uint64(q.Cursor[1:]) + 1)
 	}
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tFeed}, UpperBound: upper})
 	if err != nil {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
@@ -30,6 +31,7 @@ var (
 	ErrWrongNode    = errors.New("store belongs to another node")
 	ErrNewerSchema  = errors.New("store written by a newer version")
 	ErrNotFound     = errors.New("not found")
+	ErrNoStore      = errors.New("no store here; initialize one with a node id")
 	ErrChainBroken  = errors.New("hash chain mismatch")
 	ErrBadSignature = errors.New("bad signature on chain head")
 )
@@ -37,8 +39,8 @@ var (
 // Options configure a replica. The zero value of every field but NodeID (and Region, at
 // init) means the default.
 type Options struct {
-	// NodeID names this node (a station or hub member). Required. It must not contain NUL,
-	// '/' or whitespace.
+	// NodeID names this node (a station or hub member). It must not contain NUL, '/' or
+	// whitespace. Required to initialize a store; empty means "the store's own" afterwards.
 	NodeID string
 	// Region is the division code this node serves (6 digits for a county hub, 9 for a
 	// township station, 12 for a village station; "" for a node above provinces). Cases are
@@ -54,8 +56,8 @@ type Options struct {
 	MaxSkew time.Duration
 	// CacheSize is Pebble's block cache in bytes. Default 16 MiB.
 	CacheSize int64
-	// HeadCacheSize bounds the in-memory cache of case heads, in bytes. Default 32 MiB
-	// (about 150,000 cases); negative disables it.
+	// HeadCacheSize bounds the in-memory cache of case heads, in bytes. Default 16 MiB
+	// (about 40,000 cases); negative disables it.
 	HeadCacheSize int
 	// MemTableSize is Pebble's memtable size in bytes. Default 16 MiB.
 	MemTableSize uint64
@@ -68,8 +70,10 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
-	if err := validID("node id", o.NodeID); err != nil {
-		return err
+	if o.NodeID != "" {
+		if err := validID("node id", o.NodeID); err != nil {
+			return err
+		}
 	}
 	for _, c := range o.Region {
 		if c < '0' || c > '9' {
@@ -102,7 +106,7 @@ func (o *Options) ensureDefaults() {
 		o.CacheSize = 16 << 20
 	}
 	if o.HeadCacheSize == 0 {
-		o.HeadCacheSize = 32 << 20
+		o.HeadCacheSize = 16 << 20
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 16 << 20
@@ -169,11 +173,18 @@ func pebbleOptions(o *Options) *pebble.Options {
 		CacheSize:          o.CacheSize,
 		MemTableSize:       o.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
+		ErrorIfNotExists:   o.NodeID == "", // opening "the store's own" node: there must be one
 		Logger:             pebbleLogger{o.Logger},
 	}
-	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
+	// Case text is repetitive (the same phrases, places and units), so zstd over larger blocks
+	// pays: the bottom levels, where nearly all data ends up, use zstd level 3 and 32 KiB
+	// blocks; the upper levels stay fast.
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionGood })
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // dots and cases are probed by key
+		if i >= len(po.Levels)-2 {
+			po.Levels[i].BlockSize = 32 << 10
+		}
 	}
 	po.EnsureDefaults()
 	return po
@@ -196,12 +207,18 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 func (r *Replica) load() error {
 	node, err := r.getMeta("node")
 	if errors.Is(err, ErrNotFound) {
+		if r.opts.NodeID == "" {
+			return ErrNoStore
+		}
 		if err := r.initStore(); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
 		node = []byte(r.opts.NodeID)
 	} else if err != nil {
 		return err
+	}
+	if r.opts.NodeID == "" {
+		r.opts.NodeID = string(node)
 	}
 	if string(node) != r.opts.NodeID {
 		return fmt.Errorf("%w: store is %q, asked for %q", ErrWrongNode, node, r.opts.NodeID)
@@ -248,6 +265,9 @@ func (r *Replica) load() error {
 	}
 	if b, err := r.getMeta("equivocations"); err == nil && len(b) == 8 {
 		r.stats.equivoc.Store(binary.BigEndian.Uint64(b))
+	}
+	if b, err := r.getMeta("pending"); err == nil && len(b) == 8 {
+		r.stats.pending.Store(binary.BigEndian.Uint64(b))
 	}
 	if err := r.loadFeedPos(); err != nil {
 		return err
@@ -402,3 +422,35 @@ func (r *Replica) Status() Status {
 
 // PebbleMetrics returns Pebble's metrics report, for benchmarks and operators.
 func (r *Replica) PebbleMetrics() string { return r.db.Metrics().String() }
+
+// Compact flushes and compacts the whole store, so that its size on disk reflects what it
+// holds. Benchmarks and operators use it; the replica never needs it.
+func (r *Replica) Compact(ctx context.Context) error {
+	if err := r.db.Flush(); err != nil {
+		return err
+	}
+	return r.db.Compact(ctx, []byte{0}, []byte{0xff, 0xff}, true)
+}
+
+// PebbleOptionsSummary names the Pebble settings in use, for benchmark reports.
+func (r *Replica) PebbleOptionsSummary() string {
+	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression Balanced (MinLZ upper levels, zstd bottom); bloom 10 bits/key all levels; synced commits; head cache %d MiB",
+		r.opts.MemTableSize>>20, r.opts.CacheSize>>20, r.opts.HeadCacheSize>>20)
+}
+
+// DebugTableSizes sums key and value bytes per table (first key byte), uncompressed: where the
+// store's bytes go. For benchmarks.
+func (r *Replica) DebugTableSizes() map[string]int64 {
+	out := map[string]int64{}
+	it, err := r.db.NewIter(nil)
+	if err != nil {
+		return out
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := string(it.Key()[:1])
+		out[k] += int64(len(it.Key()) + len(it.Value()))
+		out[k+"#"]++
+	}
+	return out
+}

@@ -60,10 +60,17 @@ func (t *table) regions(lo, hi int, l Level) []Region {
 // villageTable holds the villages in code order. Those of township k (the k-th code of the
 // township table) are [first[k], first[k+1]), and suffix holds the last three digits of each
 // village code: 2 bytes a village instead of 8.
+//
+// Village names (12 MB of the 16 MB the villages take) are decoded on first use, apart from
+// the codes: validating a region code, which every registration does, needs only the codes.
 type villageTable struct {
-	names
 	first  []uint32 // len = number of townships + 1
 	suffix []uint16
+}
+
+func (vt *villageTable) name(i int) string {
+	n := villageNames()
+	return n.name(i)
 }
 
 // regions returns the villages i in [lo, hi), which belong to the township with code value
@@ -103,7 +110,14 @@ type baseData struct {
 
 var (
 	base     = sync.OnceValue(func() *baseData { return mustDecodeBase(divisionsGz) })
-	villages = sync.OnceValue(func() *villageTable { return mustDecodeVillages(villagesGz, base()) })
+	villages     = sync.OnceValue(func() *villageTable { return mustDecodeVillages(villagesGz, base()) })
+	villageNames = sync.OnceValue(func() *names {
+		n, err := decodeVillageNames(villagesGz, base())
+		if err != nil {
+			panic("regions: embedded villages: " + err.Error())
+		}
+		return n
+	})
 )
 
 // The embedded data is written and checked by internal/gen and by the tests; if it does not
@@ -148,11 +162,25 @@ func decodeBase(gz []byte) (*baseData, error) {
 	return d, r.end()
 }
 
+// decodeVillages decodes the village codes (not their names).
 func decodeVillages(gz []byte, b *baseData) (*villageTable, error) {
+	vt, _, err := decodeVillageFile(gz, b, false)
+	return vt, err
+}
+
+// decodeVillageNames decodes the villages again, keeping only their names.
+func decodeVillageNames(gz []byte, b *baseData) (*names, error) {
+	_, n, err := decodeVillageFile(gz, b, true)
+	return n, err
+}
+
+// decodeVillageFile decodes the village codes, or with withNames their names.
+func decodeVillageFile(gz []byte, b *baseData, withNames bool) (*villageTable, *names, error) {
 	r, err := newReader(gz, 1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	r.skipNames = !withNames
 	towns := b.levels[Township-1].codes
 	vt := &villageTable{first: make([]uint32, len(towns)+1)}
 	k := 0 // the township of the current village
@@ -169,20 +197,23 @@ func decodeVillages(gz []byte, b *baseData) (*villageTable, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("villages: %w", err)
+		return nil, nil, fmt.Errorf("villages: %w", err)
 	}
 	for k < len(towns) {
 		k++
 		vt.first[k] = uint32(len(vt.suffix))
 	}
-	vt.names = n
-	return vt, r.end()
+	if withNames {
+		vt = nil // the caller wants the names only
+	}
+	return vt, &n, r.end()
 }
 
 // reader decodes the sections of one embedded file.
 type reader struct {
-	br *bufio.Reader
-	zr *gzip.Reader
+	br        *bufio.Reader
+	zr        *gzip.Reader
+	skipNames bool // read past the names instead of keeping them
 }
 
 func newReader(gz []byte, sections uint64) (*reader, error) {
@@ -231,7 +262,10 @@ func (r *reader) section(l Level, alloc func(n int), add func(code uint64) error
 			return names{}, err
 		}
 	}
-	n := names{ends: make([]uint32, count)}
+	var n names
+	if !r.skipNames {
+		n.ends = make([]uint32, count)
+	}
 	var end uint64
 	for i := range count {
 		ln, err := binary.ReadUvarint(r.br)
@@ -239,10 +273,18 @@ func (r *reader) section(l Level, alloc func(n int), add func(code uint64) error
 			return names{}, fmt.Errorf("bad name length %d (%v)", ln, err)
 		}
 		end += ln
-		n.ends[i] = uint32(end)
+		if !r.skipNames {
+			n.ends[i] = uint32(end)
+		}
 	}
 	if end != size {
 		return names{}, fmt.Errorf("names total %d, header says %d", end, size)
+	}
+	if r.skipNames {
+		if _, err := io.CopyN(io.Discard, r.br, int64(size)); err != nil {
+			return names{}, fmt.Errorf("names: %w", err)
+		}
+		return n, nil
 	}
 	var b strings.Builder
 	b.Grow(int(size))

@@ -29,6 +29,10 @@ import (
 // A RunFunc only wires packages together; logic belongs in the library packages.
 func commands() []*Command {
 	return []*Command{
+		demoCommand(),
+		stationCommand(),
+		importCommand(),
+		benchCommand(),
 		versionCommand(),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -19,66 +20,101 @@ import (
 // ErrMalformed marks input that is not a well-formed encoding of what was expected.
 var ErrMalformed = errors.New("malformed msgpack")
 
-// Reader decodes values from a byte slice, checking every declared length.
+// Reader decodes values from a byte slice, checking every declared length. It parses the
+// bytes itself rather than through msgpack.Decoder: a Decoder allocates per use and trusts
+// declared lengths, and the replica decodes several values per op on its hot path. Values
+// returned by Bytes and Raw alias the input, which must not change while they are in use.
 type Reader struct {
-	r   bytes.Reader
-	dec *msgpack.Decoder
+	b   []byte
+	off int
 	err error
 }
 
 // NewReader returns a Reader over b. The Reader does not copy b.
-func NewReader(b []byte) *Reader {
-	rd := &Reader{}
-	rd.r.Reset(b)
-	rd.dec = msgpack.NewDecoder(&rd.r)
-	return rd
-}
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
 
 // Reset makes the reader read b from the start, clearing any error.
-func (rd *Reader) Reset(b []byte) {
-	rd.r.Reset(b)
-	rd.dec.Reset(&rd.r)
-	rd.err = nil
-}
+func (rd *Reader) Reset(b []byte) { *rd = Reader{b: b} }
 
 // Err returns the first error met, wrapped around ErrMalformed.
 func (rd *Reader) Err() error { return rd.err }
 
 // Remaining returns the number of unread bytes.
-func (rd *Reader) Remaining() int { return rd.r.Len() }
-
-func (rd *Reader) fail(what string, err error) {
-	if rd.err == nil {
-		rd.err = fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
-	}
-}
+func (rd *Reader) Remaining() int { return len(rd.b) - rd.off }
 
 // Failf records an error found by the caller's own checks (an out-of-range value, say).
 func (rd *Reader) Failf(format string, args ...any) {
 	if rd.err == nil {
-		rd.err = fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+		rd.err = fmt.Errorf("%w: %s (at byte %d)", ErrMalformed, fmt.Sprintf(format, args...), rd.off)
 	}
+}
+
+// peek returns the next code byte without consuming it.
+func (rd *Reader) peek() (byte, bool) {
+	if rd.err != nil {
+		return 0, false
+	}
+	if rd.off >= len(rd.b) {
+		rd.Failf("unexpected end of input")
+		return 0, false
+	}
+	return rd.b[rd.off], true
+}
+
+// take consumes n bytes, failing if fewer are left.
+func (rd *Reader) take(n int) []byte {
+	if rd.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(rd.b)-rd.off {
+		rd.Failf("%d bytes declared, %d left", n, len(rd.b)-rd.off)
+		return nil
+	}
+	out := rd.b[rd.off : rd.off+n : rd.off+n]
+	rd.off += n
+	return out
+}
+
+func (rd *Reader) be(n int) uint64 {
+	b := rd.take(n)
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
 }
 
 // ArrayLen reads an array header. The length must be at most max and at most the bytes left
 // (every element takes at least one byte). Nil reads as 0.
 func (rd *Reader) ArrayLen(max int) int {
+	c, ok := rd.peek()
+	if !ok {
+		return 0
+	}
+	rd.off++
+	var n uint64
+	switch {
+	case c >= 0x90 && c <= 0x9f:
+		n = uint64(c & 0x0f)
+	case c == msgpcode.Array16:
+		n = rd.be(2)
+	case c == msgpcode.Array32:
+		n = rd.be(4)
+	case c == msgpcode.Nil:
+		return 0
+	default:
+		rd.off--
+		rd.Failf("want an array, got code 0x%02x", c)
+		return 0
+	}
 	if rd.err != nil {
 		return 0
 	}
-	n, err := rd.dec.DecodeArrayLen()
-	if err != nil {
-		rd.fail("array header", err)
+	if n > uint64(max) || n > uint64(rd.Remaining()) {
+		rd.Failf("array of %d elements declared, %d allowed, %d bytes left", n, max, rd.Remaining())
 		return 0
 	}
-	if n < 0 {
-		return 0
-	}
-	if n > max || n > rd.r.Len() {
-		rd.Failf("array of %d elements declared, %d allowed, %d bytes left", n, max, rd.r.Len())
-		return 0
-	}
-	return n
+	return int(n)
 }
 
 // ExpectArray reads an array header that must declare at least min elements; it returns the
@@ -91,128 +127,133 @@ func (rd *Reader) ExpectArray(min, max int) int {
 	return n
 }
 
-// bytesLen peeks at a str or bin header and checks its length.
-func (rd *Reader) checkLen(max int) bool {
-	if rd.err != nil {
-		return false
+// strOrBin reads a str or bin header and returns its payload (nil for nil).
+func (rd *Reader) strOrBin(max int) []byte {
+	c, ok := rd.peek()
+	if !ok {
+		return nil
 	}
-	c, err := rd.dec.PeekCode()
-	if err != nil {
-		rd.fail("peek", err)
-		return false
-	}
-	var n int
-	b := rd.r.Len()
+	rd.off++
+	var n uint64
 	switch {
-	case msgpcode.IsFixedString(c):
-		n = int(c & msgpcode.FixedStrMask)
+	case c >= 0xa0 && c <= 0xbf:
+		n = uint64(c & 0x1f)
 	case c == msgpcode.Str8 || c == msgpcode.Bin8:
-		n = rd.peekUint(1)
+		n = rd.be(1)
 	case c == msgpcode.Str16 || c == msgpcode.Bin16:
-		n = rd.peekUint(2)
+		n = rd.be(2)
 	case c == msgpcode.Str32 || c == msgpcode.Bin32:
-		n = rd.peekUint(4)
+		n = rd.be(4)
 	case c == msgpcode.Nil:
-		return true
+		return nil
 	default:
-		rd.Failf("want str or bin, got code 0x%02x", c)
-		return false
+		rd.off--
+		rd.Failf("want a string, got code 0x%02x", c)
+		return nil
 	}
-	if n > max || n > b {
-		rd.Failf("string of %d bytes declared, %d allowed, %d bytes left", n, max, b)
-		return false
+	if rd.err == nil && n > uint64(max) {
+		rd.Failf("string of %d bytes declared, %d allowed", n, max)
+		return nil
 	}
-	return true
-}
-
-func (rd *Reader) peekUint(width int) int {
-	off := int(rd.r.Size()) - rd.r.Len() + 1
-	var buf [4]byte
-	if _, err := rd.r.ReadAt(buf[:width], int64(off)); err != nil {
-		return 1 << 62
-	}
-	n := 0
-	for i := 0; i < width; i++ {
-		n = n<<8 | int(buf[i])
-	}
-	return n
+	return rd.take(int(min(n, uint64(len(rd.b)))))
 }
 
 // String reads a str (or bin) of at most max bytes. Nil reads as "".
-func (rd *Reader) String(max int) string {
-	if !rd.checkLen(max) {
-		return ""
+func (rd *Reader) String(max int) string { return string(rd.strOrBin(max)) }
+
+// Bytes reads a bin (or str) of at most max bytes. Nil reads as nil. The result aliases the
+// input.
+func (rd *Reader) Bytes(max int) []byte { return rd.strOrBin(max) }
+
+// integer reads any msgpack integer as a sign and magnitude.
+func (rd *Reader) integer() (neg bool, mag uint64) {
+	c, ok := rd.peek()
+	if !ok {
+		return false, 0
 	}
-	s, err := rd.dec.DecodeString()
-	if err != nil {
-		rd.fail("string", err)
+	rd.off++
+	switch {
+	case c <= 0x7f:
+		return false, uint64(c)
+	case c >= 0xe0:
+		return true, uint64(-int64(int8(c)))
+	case c == msgpcode.Uint8:
+		return false, rd.be(1)
+	case c == msgpcode.Uint16:
+		return false, rd.be(2)
+	case c == msgpcode.Uint32:
+		return false, rd.be(4)
+	case c == msgpcode.Uint64:
+		return false, rd.be(8)
+	case c == msgpcode.Int8, c == msgpcode.Int16, c == msgpcode.Int32, c == msgpcode.Int64:
+		width := 1 << (c - msgpcode.Int8) // Int8..Int64 are consecutive codes: 1, 2, 4, 8 bytes
+		v := rd.be(width)
+		shift := 64 - 8*uint(width)
+		x := int64(v<<shift) >> shift
+		if x < 0 {
+			return true, uint64(-x)
+		}
+		return false, uint64(x)
 	}
-	return s
+	rd.off--
+	rd.Failf("want an integer, got code 0x%02x", c)
+	return false, 0
 }
 
-// Bytes reads a bin (or str) of at most max bytes. Nil reads as nil.
-func (rd *Reader) Bytes(max int) []byte {
-	if !rd.checkLen(max) {
-		return nil
-	}
-	b, err := rd.dec.DecodeBytes()
-	if err != nil {
-		rd.fail("bytes", err)
-	}
-	return b
-}
-
-// Uint reads an unsigned integer.
+// Uint reads a non-negative integer.
 func (rd *Reader) Uint() uint64 {
-	if rd.err != nil {
+	neg, v := rd.integer()
+	if neg && v != 0 {
+		rd.Failf("negative value where an unsigned one is expected")
 		return 0
-	}
-	v, err := rd.dec.DecodeUint64()
-	if err != nil {
-		rd.fail("uint", err)
 	}
 	return v
 }
 
 // Int reads a signed integer.
 func (rd *Reader) Int() int64 {
-	if rd.err != nil {
+	neg, v := rd.integer()
+	if neg {
+		if v > 1<<63 {
+			rd.Failf("integer out of range")
+			return 0
+		}
+		return -int64(v)
+	}
+	if v > 1<<63-1 {
+		rd.Failf("integer out of range")
 		return 0
 	}
-	v, err := rd.dec.DecodeInt64()
-	if err != nil {
-		rd.fail("int", err)
-	}
-	return v
+	return int64(v)
 }
 
 // Bool reads a boolean.
 func (rd *Reader) Bool() bool {
-	if rd.err != nil {
+	c, ok := rd.peek()
+	if !ok {
 		return false
 	}
-	v, err := rd.dec.DecodeBool()
-	if err != nil {
-		rd.fail("bool", err)
+	switch c {
+	case msgpcode.True:
+		rd.off++
+		return true
+	case msgpcode.False:
+		rd.off++
+		return false
 	}
-	return v
+	rd.Failf("want a boolean, got code 0x%02x", c)
+	return false
 }
 
-// Raw reads one complete value of any type and returns its encoding (sharing the input).
+// Raw reads one complete value of any type and returns its encoding (aliasing the input).
 // Nesting depth and every declared length are checked.
 func (rd *Reader) Raw() []byte {
-	if rd.err != nil {
-		return nil
-	}
-	start := int(rd.r.Size()) - rd.r.Len()
+	start := rd.off
 	rd.skip(0)
 	if rd.err != nil {
 		return nil
 	}
-	end := int(rd.r.Size()) - rd.r.Len()
-	buf := make([]byte, end-start)
-	_, _ = rd.r.ReadAt(buf, int64(start))
-	return buf
+	return rd.b[start:rd.off:rd.off]
 }
 
 // Skip reads and discards one complete value.
@@ -221,50 +262,67 @@ func (rd *Reader) Skip() { rd.skip(0) }
 const maxDepth = 32
 
 func (rd *Reader) skip(depth int) {
-	if rd.err != nil {
+	c, ok := rd.peek()
+	if !ok {
 		return
 	}
 	if depth > maxDepth {
 		rd.Failf("nesting deeper than %d", maxDepth)
 		return
 	}
-	c, err := rd.dec.PeekCode()
-	if err != nil {
-		rd.fail("peek", err)
-		return
-	}
 	switch {
-	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
-		n := rd.ArrayLen(rd.r.Len())
+	case c <= 0x7f || c >= 0xe0 || c == msgpcode.Nil || c == msgpcode.True || c == msgpcode.False:
+		rd.off++
+	case (c >= 0x90 && c <= 0x9f) || c == msgpcode.Array16 || c == msgpcode.Array32:
+		n := rd.ArrayLen(rd.Remaining())
 		for i := 0; i < n && rd.err == nil; i++ {
 			rd.skip(depth + 1)
 		}
-	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
-		n, err := rd.dec.DecodeMapLen()
-		if err != nil {
-			rd.fail("map header", err)
+	case (c >= 0x80 && c <= 0x8f) || c == msgpcode.Map16 || c == msgpcode.Map32:
+		rd.off++
+		var n uint64
+		switch c {
+		case msgpcode.Map16:
+			n = rd.be(2)
+		case msgpcode.Map32:
+			n = rd.be(4)
+		default:
+			n = uint64(c & 0x0f)
+		}
+		if rd.err == nil && n > uint64(rd.Remaining()/2) {
+			rd.Failf("map of %d entries declared, %d bytes left", n, rd.Remaining())
 			return
 		}
-		if n > rd.r.Len()/2 {
-			rd.Failf("map of %d entries declared, %d bytes left", n, rd.r.Len())
-			return
-		}
-		for i := 0; i < 2*n && rd.err == nil; i++ {
+		for i := uint64(0); i < 2*n && rd.err == nil; i++ {
 			rd.skip(depth + 1)
 		}
-	case msgpcode.IsString(c) || msgpcode.IsBin(c):
-		if rd.checkLen(rd.r.Len()) {
-			if _, err := rd.dec.DecodeBytes(); err != nil {
-				rd.fail("bytes", err)
-			}
-		}
-	case msgpcode.IsExt(c):
-		rd.Failf("extension types are not used")
+	case (c >= 0xa0 && c <= 0xbf) || c == msgpcode.Str8 || c == msgpcode.Str16 || c == msgpcode.Str32 ||
+		c == msgpcode.Bin8 || c == msgpcode.Bin16 || c == msgpcode.Bin32:
+		rd.strOrBin(rd.Remaining())
+	case c == msgpcode.Uint8 || c == msgpcode.Uint16 || c == msgpcode.Uint32 || c == msgpcode.Uint64 ||
+		c == msgpcode.Int8 || c == msgpcode.Int16 || c == msgpcode.Int32 || c == msgpcode.Int64:
+		rd.integer()
+	case c == msgpcode.Float:
+		rd.off++
+		rd.take(4)
+	case c == msgpcode.Double:
+		rd.off++
+		rd.take(8)
 	default:
-		if err := rd.dec.Skip(); err != nil {
-			rd.fail("scalar", err)
-		}
+		rd.Failf("code 0x%02x is not used by this format", c)
 	}
+}
+
+// NextIsString reports whether the next value is a str.
+func (rd *Reader) NextIsString() bool {
+	c, ok := rd.peek()
+	return ok && ((c >= 0xa0 && c <= 0xbf) || c == msgpcode.Str8 || c == msgpcode.Str16 || c == msgpcode.Str32)
+}
+
+// PeekNil reports whether the next value is nil.
+func (rd *Reader) PeekNil() bool {
+	c, ok := rd.peek()
+	return ok && c == msgpcode.Nil
 }
 
 // Writer encodes values canonically into a growing buffer.
@@ -314,20 +372,15 @@ func (w *Writer) Nil() { _ = w.enc.EncodeNil() }
 // Raw appends an already encoded value.
 func (w *Writer) Raw(b []byte) { w.buf.Write(b) }
 
-// NextIsString reports whether the next value is a str.
-func (rd *Reader) NextIsString() bool {
-	if rd.err != nil {
-		return false
-	}
-	c, err := rd.dec.PeekCode()
-	return err == nil && msgpcode.IsString(c)
-}
+var writers = sync.Pool{New: func() any { return NewWriter() }}
 
-// PeekNil reports whether the next value is nil.
-func (rd *Reader) PeekNil() bool {
-	if rd.err != nil {
-		return false
-	}
-	c, err := rd.dec.PeekCode()
-	return err == nil && c == msgpcode.Nil
+// Encode runs fill on a pooled Writer and returns a copy of what it wrote: the way to encode
+// one value without allocating an encoder each time.
+func Encode(fill func(w *Writer)) []byte {
+	w := writers.Get().(*Writer)
+	w.Reset()
+	fill(w)
+	out := append([]byte(nil), w.Bytes()...)
+	writers.Put(w)
+	return out
 }

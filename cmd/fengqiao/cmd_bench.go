@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+
+	"github.com/fengqiao/fengqiao/internal/bench"
+)
+
+func benchCommand() *Command {
+	return &Command{
+		Name:    "bench",
+		Args:    "<scenario>",
+		Summary: "运行基准测试并打印结果和机器信息 / run a benchmark; prints figures and the machine",
+		Description: `场景 / scenarios:
+  apply   新建案件库，导入基准负载（gen.py N U）并测量写入速度、复制应用速度、压缩后磁盘占用、重新打开时间和内存峰值。
+          a fresh store takes the workload (gen.py N U): import rate, replicated-apply rate,
+          disk after compaction, reopen time, peak RSS.
+最后一行是一个 JSON 对象。/ The last line is one JSON object.`,
+		Examples: []Example{
+			{Comment: "标准规模（10万件、50万条操作）/ the standard size (100,000 cases, 500,000 ops)",
+				Command: "fengqiao bench apply --cases 100000 --updates 4"},
+			{Comment: "用已有的负载文件 / with a workload file", Command: "fengqiao bench apply --workload cases.jsonl"},
+		},
+		Setup: func(fs *flag.FlagSet) RunFunc {
+			workload := fs.String("workload", "", "负载 JSONL 文件；为空则用 gen.py 生成 / workload JSONL; empty: generate with gen.py")
+			gen := fs.String("gen", "", "gen.py 路径；为空则在仓库旁的 shared/ 中查找 / path of gen.py; empty: look in ../shared")
+			n := fs.Int("cases", 100000, "生成的案件数 / cases to generate")
+			upd := fs.Int("updates", 4, "每件案件的后续操作数 / later ops per case")
+			batch := fs.Int("batch", 1000, "每个同步批次的操作数 / ops per synced batch")
+			dir := fs.String("dir", "", "工作目录；为空则用临时目录 / scratch directory; empty: a temporary one")
+			return func(ctx context.Context, env *Env, args []string) error {
+				if len(args) != 1 {
+					return usageErrorf("name one scenario: apply / 请指定场景：apply")
+				}
+				switch args[0] {
+				case "apply":
+					fmt.Fprintf(env.Stdout, "fengqiao bench apply: machine %+v\n", bench.ThisMachine())
+					res, err := bench.Apply(ctx, bench.ApplyConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd,
+						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr})
+					if err != nil {
+						return err
+					}
+					printApply(env, res)
+					return json.NewEncoder(env.Stdout).Encode(res)
+				}
+				return usageErrorf("unknown scenario %q (known: apply) / 未知场景", args[0])
+			}
+		},
+	}
+}
+
+func printApply(env *Env, r bench.ApplyResult) {
+	w := env.Stdout
+	fmt.Fprintf(w, "workload          %s: %d bytes, gzip %d bytes\n", r.Workload, r.WorkloadBytes, r.WorkloadGzip)
+	fmt.Fprintf(w, "batches           %d ops each, every batch synced\n", r.BatchSize)
+	fmt.Fprintf(w, "import (local)    %d ops, %d cases in %.2f s = %.0f ops/s, peak RSS %.0f MiB\n",
+		r.Ops, r.Cases, r.ImportSeconds, r.ImportOpsPerSec, float64(r.ImportPeakRSS)/(1<<20))
+	fmt.Fprintf(w, "replicated apply  %.2f s = %.0f ops/s, peak RSS %.0f MiB\n", r.ReplicaSeconds, r.ReplicaOpsPerSec, float64(r.ReplicaPeakRSS)/(1<<20))
+	fmt.Fprintf(w, "disk (compacted)  %.1f MB = %.2f × gzip of the workload\n", float64(r.DiskBytes)/1e6, r.DiskOverGzip)
+	fmt.Fprintf(w, "reopen            %.3f s\n", r.ReopenSeconds)
+	fmt.Fprintf(w, "pebble            %s\n", r.PebbleOptions)
+}

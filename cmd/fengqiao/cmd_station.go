@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/fengqiao/fengqiao/node"
+	"github.com/fengqiao/fengqiao/server"
+)
+
+func stationCommand() *Command {
+	return &Command{
+		Name:    "station",
+		Summary: "运行站点（村、网格、乡镇）/ run a station (village, grid, township)",
+		Description: `在本机运行一个站点：打开（或首次创建）DIR 中的案件库，提供 HTTP 接口。
+首次运行需要 --id 和 --region；以后可以省略，站点沿用库中记录的编号和区划。
+Runs a station on this machine: opens (or, the first time, creates) the case store in DIR
+and serves its HTTP API. The first run needs --id and --region; later runs may omit them and
+the station keeps the id and region recorded in its store.`,
+		Examples: []Example{
+			{Comment: "首次运行竹山县城关镇站点 / first run of a township station in 竹山县城关镇",
+				Command: "fengqiao station --dir /var/lib/fengqiao --id zs-chengguan --region 420323100 --http 127.0.0.1:8740"},
+			{Comment: "以后运行 / later runs", Command: "fengqiao station --dir /var/lib/fengqiao"},
+		},
+		Setup: func(fs *flag.FlagSet) RunFunc {
+			dir := fs.String("dir", "", "案件库目录（必填）/ directory of the case store (required)")
+			id := fs.String("id", "", "站点编号，首次运行必填 / station id, required on the first run")
+			region := fs.String("region", "", "站点区划代码（9位乡镇或12位村），首次运行必填 / division code served (9-digit township or 12-digit village), required on the first run")
+			addr := fs.String("http", "127.0.0.1:8740", "HTTP 监听地址 / HTTP listen address")
+			return func(ctx context.Context, env *Env, args []string) error {
+				if *dir == "" {
+					return usageErrorf("--dir is required / 请用 --dir 指定案件库目录")
+				}
+				r, err := openStation(*dir, *id, *region, env)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				return serveStation(ctx, env, r, *addr, nil)
+			}
+		},
+	}
+}
+
+// openStation opens (or initializes) a station's store with the command's logger.
+func openStation(dir, id, region string, env *Env) (*node.Replica, error) {
+	if region != "" {
+		if err := validRegionFlag(region); err != nil {
+			return nil, err
+		}
+	}
+	r, err := node.Open(dir, node.Options{NodeID: id, Region: region, Logger: env.Log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w (a new store needs --id and --region / 新建案件库需要 --id 和 --region)", err)
+	}
+	st := r.Status()
+	env.Log.Info("store open", "dir", dir, "node", st.Node, "incarnation", st.Incarnation, "region", st.Region,
+		"cases", st.Cases, "ops", st.FeedSeq)
+	return r, nil
+}
+
+// serveStation serves the station API on addr until ctx ends. ready, if set, is called with
+// the bound address once the listener is open.
+func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	env.Log.Info("station serving", "http", "http://"+ln.Addr().String(), "status", "http://"+ln.Addr().String()+"/api/v1/status")
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Logger: env.Log})
+	err = server.Serve(ctx, ln, h, env.Log, 10*time.Second)
+	env.Log.Info("station stopped")
+	return err
+}

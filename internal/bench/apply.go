@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/node"
+)
+
+// ApplyConfig configures the apply benchmark.
+type ApplyConfig struct {
+	Workload  string // a workload JSONL; empty: generate one with Gen
+	Gen       string // path of ../shared/workload/gen.py
+	Cases     int    // gen.py N
+	Updates   int    // gen.py UPDATES_PER_CASE
+	BatchSize int    // lines (ops) per synced batch
+	Dir       string // scratch directory; empty: a temporary one, removed after
+	Log       *slog.Logger
+	Progress  io.Writer // periodic progress lines; nil: none
+}
+
+// ApplyResult holds the figures of the apply benchmark. JSON names are stable.
+type ApplyResult struct {
+	Scenario         string  `json:"scenario"`
+	Machine          Machine `json:"machine"`
+	Workload         string  `json:"workload"`
+	WorkloadBytes    int64   `json:"workload_bytes"`
+	WorkloadGzip     int64   `json:"workload_gzip_bytes"`
+	BatchSize        int     `json:"batch_ops"`
+	Ops              int     `json:"ops"`
+	Cases            uint64  `json:"cases"`
+	ImportSeconds    float64 `json:"import_seconds"`
+	ImportOpsPerSec  float64 `json:"import_ops_per_sec"`
+	ImportPeakRSS    int64   `json:"import_peak_rss_bytes"`
+	ReplicaSeconds   float64 `json:"replicate_seconds"`
+	ReplicaOpsPerSec float64 `json:"replicate_ops_per_sec"`
+	ReplicaPeakRSS   int64   `json:"replicate_peak_rss_bytes"`
+	DiskBytes        int64   `json:"disk_bytes_compacted"`
+	DiskOverGzip     float64 `json:"disk_over_gzip"`
+	ReopenSeconds    float64 `json:"reopen_seconds"`
+	PebbleOptions    string  `json:"pebble_options"`
+}
+
+// Apply measures how fast a fresh replica takes the workload: (1) imported as local ops from
+// the JSONL file (parse, strict validation, op building, durable apply), and (2) the same ops
+// applied by a second replica as replicated batches (the path a sync session drives). Then
+// disk use after a full compaction, and the time to reopen the store.
+func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
+	res := ApplyResult{Scenario: "apply", Machine: ThisMachine(), BatchSize: cfg.BatchSize}
+	if res.BatchSize <= 0 {
+		res.BatchSize = 1000
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "fengqiao-bench-apply-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	wl := cfg.Workload
+	if wl == "" {
+		wl = filepath.Join(dir, "workload.jsonl")
+		if err := generate(ctx, cfg.Gen, cfg.Cases, cfg.Updates, wl); err != nil {
+			return res, err
+		}
+		res.Workload = fmt.Sprintf("gen.py %d %d", cfg.Cases, cfg.Updates)
+	} else {
+		res.Workload = wl
+	}
+	f, err := os.Open(wl)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return res, err
+	}
+	res.WorkloadBytes = st.Size()
+	if res.WorkloadGzip, err = gzipSize(f); err != nil {
+		return res, err
+	}
+
+	// (1) Import as local ops.
+	logger := cfg.Log
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	storeA := filepath.Join(dir, "a")
+	a, err := node.Open(storeA, node.Options{NodeID: "bench-a", Region: "", Logger: logger})
+	if err != nil {
+		return res, err
+	}
+	ResetPeakRSS()
+	start := time.Now()
+	rep, err := a.ImportJSONL(ctx, f, st.Size(), node.ImportOptions{BatchSize: res.BatchSize, Progress: progress(cfg.Progress, start)})
+	if err != nil {
+		a.Close()
+		return res, err
+	}
+	res.ImportSeconds = time.Since(start).Seconds()
+	res.ImportPeakRSS = PeakRSS()
+	res.Ops = rep.Ops
+	res.ImportOpsPerSec = float64(rep.Ops) / res.ImportSeconds
+	if len(rep.Rejected) > 0 {
+		logger.Warn("workload lines refused", "count", len(rep.Rejected), "first", rep.Rejected[0].Error())
+	}
+	res.Cases = a.Status().Cases
+	res.PebbleOptions = a.PebbleOptionsSummary()
+
+	// (2) The same ops as replicated batches into a second replica.
+	b, err := node.Open(filepath.Join(dir, "b"), node.Options{NodeID: "bench-b", Region: "", Logger: logger})
+	if err != nil {
+		a.Close()
+		return res, err
+	}
+	ResetPeakRSS()
+	start = time.Now()
+	if err := replicate(ctx, a, b, res.BatchSize); err != nil {
+		a.Close()
+		b.Close()
+		return res, err
+	}
+	res.ReplicaSeconds = time.Since(start).Seconds()
+	res.ReplicaPeakRSS = PeakRSS()
+	res.ReplicaOpsPerSec = float64(b.Status().FeedSeq) / res.ReplicaSeconds
+	if err := b.Close(); err != nil {
+		return res, err
+	}
+
+	// Disk after compaction, and reopen.
+	if err := a.Compact(ctx); err != nil {
+		a.Close()
+		return res, err
+	}
+	if err := a.Close(); err != nil {
+		return res, err
+	}
+	res.DiskBytes = DirSize(storeA)
+	res.DiskOverGzip = float64(res.DiskBytes) / float64(res.WorkloadGzip)
+	start = time.Now()
+	a, err = node.Open(storeA, node.Options{Logger: logger})
+	if err != nil {
+		return res, err
+	}
+	res.ReopenSeconds = time.Since(start).Seconds()
+	if got := a.Status().FeedSeq; got != uint64(res.Ops) {
+		a.Close()
+		return res, fmt.Errorf("reopened store holds %d ops, wrote %d", got, res.Ops)
+	}
+	return res, a.Close()
+}
+
+// replicate moves every op of a's feed to b in batches, as a sync session would.
+func replicate(ctx context.Context, a, b *node.Replica, batch int) error {
+	var after uint64
+	for {
+		entries, next, err := a.Feed(after, batch, "")
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		in := make([]node.Incoming, len(entries))
+		for i, e := range entries {
+			op, err := cases.DecodeOp(e.Raw)
+			if err != nil {
+				return fmt.Errorf("feed %d: %w", e.Pos, err)
+			}
+			in[i] = node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta}
+		}
+		if _, err := b.Apply(ctx, node.Batch{From: "bench-a", Ops: in, Checkpoint: &node.Checkpoint{Epoch: a.Epoch(), Pos: next}}); err != nil {
+			return err
+		}
+		after = next
+	}
+}
+
+func progress(w io.Writer, start time.Time) func(node.ImportReport) {
+	if w == nil {
+		return nil
+	}
+	last := start
+	return func(rep node.ImportReport) {
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			fmt.Fprintf(w, "  %d ops, %.0f ops/s\n", rep.Ops, float64(rep.Ops)/time.Since(start).Seconds())
+		}
+	}
+}
+
+func gzipSize(f *os.File) (int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var n countWriter
+	zw := gzip.NewWriter(&n)
+	if _, err := io.Copy(zw, f); err != nil {
+		return 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, err
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return int64(n), err
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// generate runs the shared workload generator.
+func generate(ctx context.Context, gen string, n, upd int, out string) error {
+	if gen == "" {
+		gen = FindGen()
+	}
+	if gen == "" {
+		return fmt.Errorf("workload generator gen.py not found: pass --workload FILE or --gen PATH (it is ../shared/workload/gen.py beside the repository)")
+	}
+	var buf bytes.Buffer
+	cmd := exec.CommandContext(ctx, "python3", gen, strconv.Itoa(n), strconv.Itoa(upd))
+	cmd.Stderr = &buf
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd.Stdout = f
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("python3 %s: %w: %s", gen, err, buf.String())
+	}
+	return f.Sync()
+}
+
+// FindGen looks for the shared workload generator beside the repository.
+func FindGen() string {
+	if p := os.Getenv("FENGQIAO_WORKLOAD_GEN"); p != "" {
+		return p
+	}
+	for _, p := range []string{"../shared/workload/gen.py", "../../shared/workload/gen.py", "../../../shared/workload/gen.py"} {
+		if _, err := os.Stat(p); err == nil {
+			abs, _ := filepath.Abs(p)
+			return abs
+		}
+	}
+	return ""
+}

@@ -1,0 +1,345 @@
+package node
+
+// Shared helpers of the replica tests (apply_test.go, scope_test.go, import_test.go,
+// chain_test.go). They drive replicas only through the public API: Open, Write, WriteBatch,
+// Feed, Apply, Case, ... so that they keep working while the internals change.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/cases/regions"
+	"github.com/fengqiao/fengqiao/crdt"
+)
+
+// Region codes used by the tests (2023 edition; checked in TestHelpers_RegionCodes).
+const (
+	testCounty   = "420323"       // 竹山县
+	townA        = "420323100"    // 城关镇
+	villageA     = "420323100201" // 城关镇 窑沟村委会
+	villageA2    = "420323100211" // 城关镇 桥儿沟村委会
+	townB        = "420323101"    // 溢水镇
+	villageB     = "420323101219" // 溢水镇 花栎村委会
+	townC        = "420323102"    // 麻家渡镇
+	villageC     = "420323102200" // 麻家渡镇 店子街村委会
+	otherCounty  = "420324"       // 竹溪县: outside a 竹山县 hub's scopes
+	otherVillage = "420324100001" // 竹溪县 城关镇 西关社区居委会
+	testBaseTime = int64(1767225600000)
+)
+
+// testClock is an injectable clock: every reading advances by one millisecond, so that
+// stamps are distinct and deterministic within a replica.
+type testClock struct{ ms atomic.Int64 }
+
+func (c *testClock) now() time.Time { return time.UnixMilli(c.ms.Add(1)) }
+
+// quietLogger drops the replica's log (equivocation warnings are expected in these tests).
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// openTestReplica opens a replica on its own in-memory filesystem and closes it at the end
+// of the test.
+func openTestReplica(t testing.TB, id, region string) *Replica {
+	t.Helper()
+	r, _ := openTestReplicaFS(t, vfs.NewMem(), id, region)
+	return r
+}
+
+// openTestReplicaFS opens (or reopens) the replica in "db" on fs with an injected clock.
+func openTestReplicaFS(t testing.TB, fs vfs.FS, id, region string) (*Replica, *testClock) {
+	t.Helper()
+	clk := &testClock{}
+	clk.ms.Store(testBaseTime + 30*24*3600*1000)
+	r, err := Open("db", Options{NodeID: id, Region: region, FS: fs, Now: clk.now, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("open %s: %v", id, err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r, clk
+}
+
+// residentID returns a valid 18-digit resident ID registered in county region6, made with
+// cases.ResidentIDCheck.
+func residentID(region6 string, serial int) string {
+	first17 := fmt.Sprintf("%s1980%02d%02d%03d", region6[:6], 1+serial%12, 1+serial%28, serial%1000)
+	c, ok := cases.ResidentIDCheck(first17)
+	if !ok {
+		panic("residentID: bad first 17 " + first17)
+	}
+	return first17 + string(c)
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+func jsonInt(v int64) json.RawMessage { return json.RawMessage(fmt.Sprint(v)) }
+
+// registration returns a valid registration of case id in region (a 12- or 9-digit code),
+// received at receivedAt (ms; 0 means testBaseTime).
+func registration(id, region, author string, receivedAt int64) Change {
+	if receivedAt == 0 {
+		receivedAt = testBaseTime
+	}
+	persons, _ := json.Marshal([]cases.Person{{
+		Name: "张三", IDNumber: residentID(region, len(id)+int(id[len(id)-1])), Phone: "13812345678",
+	}})
+	return Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: []cases.LocalWrite{
+		{Field: "kind", Action: cases.Set, JSON: jsonString(cases.MatterPetition)},
+		{Field: "region", Action: cases.Set, JSON: jsonString(region)},
+		{Field: "petitioners", Action: cases.Set, JSON: persons},
+		{Field: "summary", Action: cases.Set, JSON: jsonString("反映邻居建房占用公共通道影响出行，请求依法处理。")},
+		{Field: "category", Action: cases.Set, JSON: jsonString("邻里纠纷")},
+		{Field: "registered_at", Action: cases.Set, JSON: jsonInt(receivedAt)},
+		{Field: "received_at", Action: cases.Set, JSON: jsonInt(receivedAt)},
+	}}
+}
+
+// edit returns a change setting one string field of case id.
+func edit(id, field, value, author string) Change {
+	return Change{Case: id, Kind: cases.KindEdit, Author: author,
+		Writes: []cases.LocalWrite{{Field: field, Action: cases.Set, JSON: jsonString(value)}}}
+}
+
+// note returns a change appending a note to case id.
+func note(id, text, author string) Change {
+	b, _ := json.Marshal(cases.Note{Text: text})
+	return Change{Case: id, Kind: cases.KindNote, Author: author,
+		Writes: []cases.LocalWrite{{Field: "notes", Action: cases.Append, JSON: b}}}
+}
+
+func mustWrite(t testing.TB, r *Replica, c Change) cases.Op {
+	t.Helper()
+	op, err := r.Write(context.Background(), c)
+	if err != nil {
+		t.Fatalf("write %s %s on %s: %v", c.Kind, c.Case, r.Origin().Node, err)
+	}
+	return op
+}
+
+// mustWriteAll writes changes in batches of 500 and fails on any refused change.
+func mustWriteAll(t testing.TB, r *Replica, changes []Change) {
+	t.Helper()
+	for len(changes) > 0 {
+		n := min(len(changes), 500)
+		_, errs, err := r.WriteBatch(context.Background(), changes[:n], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range errs {
+			if e != nil {
+				t.Fatalf("change %d (%s %s): %v", i, changes[i].Kind, changes[i].Case, e)
+			}
+		}
+		changes = changes[n:]
+	}
+}
+
+// readFeed returns every entry of r's feed after `after`, skipping ops from skipVia, read
+// in pages of 7 (a page size that does not divide the test sizes, to exercise resumption).
+func readFeed(t testing.TB, r *Replica, after uint64, skipVia string) (entries []FeedEntry, next uint64) {
+	t.Helper()
+	next = after
+	for {
+		page, n, err := r.Feed(next, 7, skipVia)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, page...)
+		if n == next {
+			return entries, next
+		}
+		next = n
+	}
+}
+
+// incoming decodes feed entries into ops to apply elsewhere, the way sync does.
+func incoming(t testing.TB, entries []FeedEntry) []Incoming {
+	t.Helper()
+	out := make([]Incoming, 0, len(entries))
+	for _, e := range entries {
+		op, err := cases.DecodeOp(e.Raw)
+		if err != nil {
+			t.Fatalf("decode feed %d: %v", e.Pos, err)
+		}
+		out = append(out, Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
+	}
+	return out
+}
+
+// link is one direction of a replication session: dst pulls src's feed from its checkpoint,
+// never taking back the ops it sent (skipVia = dst's node id).
+type link struct {
+	src, dst *Replica
+}
+
+// pull moves everything new in src's feed to dst in one batch and returns what Apply did.
+func (l link) pull(t testing.TB) Result {
+	t.Helper()
+	from := l.src.Origin().Node
+	cp, err := l.dst.PeerCheckpoint(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := cp.Pos
+	if cp.Epoch != l.src.Epoch() {
+		after = 0
+	}
+	entries, next := readFeed(t, l.src, after, l.dst.Origin().Node)
+	res, err := l.dst.Apply(context.Background(), Batch{
+		From: from, Ops: incoming(t, entries), Heads: []SignedHead{l.src.Head()},
+		Checkpoint: &Checkpoint{Epoch: l.src.Epoch(), Pos: next},
+	})
+	if err != nil {
+		t.Fatalf("apply %s → %s: %v", from, l.dst.Origin().Node, err)
+	}
+	return res
+}
+
+// exchange syncs a and b both ways.
+func exchange(t testing.TB, a, b *Replica) {
+	t.Helper()
+	link{a, b}.pull(t)
+	link{b, a}.pull(t)
+}
+
+// mustCase returns the folded case id.
+func mustCase(t testing.TB, r *Replica, id string) *cases.Case {
+	t.Helper()
+	c, _, err := r.Case(id)
+	if err != nil {
+		t.Fatalf("case %s on %s: %v", id, r.Origin().Node, err)
+	}
+	return c
+}
+
+// digest renders a folded case canonically: every register's visible writes (dot, stamp,
+// author, flag, value), set elements and log entries. Two replicas hold the same case when
+// their digests are equal.
+func digest(c *cases.Case) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "case %s created %s by %s updated %v\n", c.ID, c.Created, c.Creator, c.Updated)
+	for _, f := range sortedNames(c.Registers) {
+		for _, w := range c.Registers[f].Values() {
+			fmt.Fprintf(&b, "reg %s %s %v %s %v %v\n", f, w.Dot, w.Stamp, w.Author, w.Flagged, cases.DecodeValue(f, w.Value))
+		}
+	}
+	for _, f := range sortedNames(c.Sets) {
+		fmt.Fprintf(&b, "set %s %q\n", f, c.Sets[f].Elems())
+	}
+	for _, f := range sortedNames(c.Logs) {
+		for _, e := range c.Logs[f].Entries() {
+			fmt.Fprintf(&b, "log %s %+v\n", f, e)
+		}
+	}
+	for _, fl := range c.Flags {
+		fmt.Fprintf(&b, "flag %+v\n", fl)
+	}
+	return b.String()
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// allCaseIDs lists every case of r (newest first) through List.
+func allCaseIDs(t testing.TB, r *Replica) []string {
+	t.Helper()
+	var ids []string
+	q := Query{Limit: 1000}
+	for {
+		p, err := r.List(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.Cases {
+			ids = append(ids, c.ID)
+		}
+		if p.Next == nil {
+			return ids
+		}
+		q.Cursor = p.Next
+	}
+}
+
+// requireSameCases fails unless a and b hold the same cases, field for field.
+func requireSameCases(t testing.TB, a, b *Replica, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		da, db := digest(mustCase(t, a, id)), digest(mustCase(t, b, id))
+		if da != db {
+			t.Fatalf("case %s differs:\n%s:\n%s\n%s:\n%s", id, a.Origin().Node, da, b.Origin().Node, db)
+		}
+	}
+}
+
+// writers returns the authors of the visible writes of a register, sorted.
+func writers(c *cases.Case, field string) []string {
+	var out []string
+	if r := c.Registers[field]; r != nil {
+		for _, w := range r.Values() {
+			out = append(out, w.Author)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// chainHashOf recomputes an origin's chain hash over raw ops in seq order.
+func chainHashOf(raws [][]byte) cases.Hash {
+	var h cases.Hash
+	for _, r := range raws {
+		h = cases.ChainHash(h, r)
+	}
+	return h
+}
+
+// opsOf returns the ops of origin o in r's feed, in seq order, as raw bytes.
+func opsOf(t testing.TB, r *Replica, o crdt.Origin) [][]byte {
+	t.Helper()
+	entries, _ := readFeed(t, r, 0, "")
+	var out [][]byte
+	for _, in := range incoming(t, entries) {
+		if in.Op.Dot.Origin == o {
+			out = append(out, in.Raw)
+		}
+	}
+	return out
+}
+
+func TestHelpers_RegionCodes(t *testing.T) {
+	for code, want := range map[string]regions.Level{
+		testCounty: regions.County, townA: regions.Township, villageA: regions.Village,
+		villageA2: regions.Village, townB: regions.Township, villageB: regions.Village,
+		townC: regions.Township, villageC: regions.Village, otherCounty: regions.County,
+		otherVillage: regions.Village,
+	} {
+		r, ok := regions.Lookup(code)
+		if !ok || r.Level != want {
+			t.Errorf("region %s: got %+v %v, want a %s", code, r, ok, want)
+		}
+	}
+	for _, v := range []string{villageA, villageA2, villageB, villageC, otherVillage} {
+		if _, ok := regions.Lookup(v[:9]); !ok {
+			t.Errorf("township of %s unknown", v)
+		}
+	}
+	if err := cases.ValidateResidentID("id", residentID(villageA, 42)); err != nil {
+		t.Errorf("residentID: %v", err)
+	}
+}

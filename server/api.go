@@ -1,0 +1,146 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/node"
+)
+
+// Replica is what the station API needs of a replica. *node.Replica implements it.
+type Replica interface {
+	Status() node.Status
+	Case(id string) (*cases.Case, []cases.Stored, error)
+	List(q node.Query) (node.Page, error)
+}
+
+var _ Replica = (*node.Replica)(nil)
+
+// StationConfig configures a station's HTTP API.
+type StationConfig struct {
+	Replica Replica
+	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now. The status reports it so an operator can compare
+	// the station's clock with their own.
+	Now func() time.Time
+	// Started is when the station started, for the status's uptime.
+	Started time.Time
+}
+
+// NewStationHandler returns the HTTP handler of a station's API.
+func NewStationHandler(cfg StationConfig) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Started.IsZero() {
+		cfg.Started = cfg.Now()
+	}
+	s := &station{cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /api/v1/status", s.status)
+	mux.HandleFunc("GET /api/v1/cases/{id}", s.getCase)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "没有这个地址 / no such endpoint", "")
+	})
+	return limitBody(mux, 1<<20)
+}
+
+type station struct {
+	cfg StationConfig
+}
+
+func (s *station) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// StatusResponse is the body of GET /api/v1/status. Field names are a stable interface.
+type StatusResponse struct {
+	Node          string   `json:"node"`
+	Role          string   `json:"role"`
+	Region        string   `json:"region"`
+	Incarnation   uint32   `json:"incarnation"`
+	Epoch         string   `json:"epoch"`
+	Cases         uint64   `json:"cases"`
+	Ops           uint64   `json:"ops"`
+	FeedSeq       uint64   `json:"feed_seq"`
+	PendingOps    uint64   `json:"pending_ops"`
+	Equivocations uint64   `json:"equivocations"`
+	Peers         []string `json:"peers"`
+	Now           string   `json:"now"` // the station's clock, Asia/Shanghai
+	UptimeSeconds int64    `json:"uptime_seconds"`
+}
+
+func (s *station) status(w http.ResponseWriter, r *http.Request) {
+	st := s.cfg.Replica.Status()
+	now := s.cfg.Now()
+	writeJSON(w, http.StatusOK, StatusResponse{
+		Node: st.Node, Role: "station", Region: st.Region, Incarnation: st.Incarnation, Epoch: st.Epoch,
+		Cases: st.Cases, Ops: st.FeedSeq, FeedSeq: st.FeedSeq, PendingOps: st.Pending,
+		Equivocations: st.Equivocations, Peers: []string{},
+		Now: now.In(Shanghai).Format(time.RFC3339), UptimeSeconds: int64(now.Sub(s.cfg.Started).Seconds()),
+	})
+}
+
+func (s *station) getCase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, hist, err := s.cfg.Replica.Case(id)
+	if errors.Is(err, node.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no_case", "案件不存在 / no such case", "id")
+		return
+	}
+	if err != nil {
+		s.cfg.Logger.Error("read case", "case", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "读取案件失败 / could not read the case", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, CaseView(c, hist))
+}
+
+// Shanghai is the time zone people's times are shown in.
+var Shanghai = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		return time.FixedZone("CST", 8*3600) // no tzdata on the machine: China has no DST
+	}
+	return loc
+}()
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail names what went wrong: a stable code, a message for people, the field at fault.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, field string) {
+	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg, Field: field}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// limitBody caps request bodies: a larger body is an error, never a memory problem.
+func limitBody(h http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		h.ServeHTTP(w, r)
+	})
+}
