@@ -109,7 +109,7 @@ type baseData struct {
 }
 
 var (
-	base     = sync.OnceValue(func() *baseData { return mustDecodeBase(divisionsGz) })
+	base         = sync.OnceValue(func() *baseData { return mustDecodeBase(divisionsGz) })
 	villages     = sync.OnceValue(func() *villageTable { return mustDecodeVillages(villagesGz, base()) })
 	villageNames = sync.OnceValue(func() *names {
 		n, err := decodeVillageNames(villagesGz, base())

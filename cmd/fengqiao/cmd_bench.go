@@ -20,7 +20,7 @@ func benchCommand() *Command {
           disk after compaction, reopen time, peak RSS.
 最后一行是一个 JSON 对象。/ The last line is one JSON object.`,
 		Examples: []Example{
-			{Comment: "标准规模（10万件、50万条操作）/ the standard size (100,000 cases, 500,000 ops)",
+			{Comment: "标准规模（10万件、50万条操作） / the standard size (100,000 cases, 500,000 ops)",
 				Command: "fengqiao bench apply --cases 100000 --updates 4"},
 			{Comment: "用已有的负载文件 / with a workload file", Command: "fengqiao bench apply --workload cases.jsonl"},
 		},

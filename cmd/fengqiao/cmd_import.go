@@ -17,7 +17,7 @@ func importCommand() *Command {
 	return &Command{
 		Name:    "import",
 		Args:    "FILE",
-		Summary: "离线批量导入案件（JSONL、CSV 台账）/ offline bulk import (workload JSONL, CSV ledgers)",
+		Summary: "离线批量导入案件（JSONL、CSV 台账） / offline bulk import (workload JSONL, CSV ledgers)",
 		Description: `把文件中的案件作为本站的操作写入案件库，无需网络。逐条校验：错误的行按行号报告，
 不影响正确的行。同一文件导入两次不会重复写入；中断后再次运行会从上次完成处继续。
 格式按扩展名识别：.jsonl（基准负载格式）、.csv（台账，首行为表头）。
@@ -33,7 +33,7 @@ ledger with a header row).`,
 				Command: "fengqiao import --dir ./st --id zs-chengguan --region 420323100 台账.csv"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
-			dir := fs.String("dir", "", "案件库目录（必填）/ directory of the case store (required)")
+			dir := fs.String("dir", "", "案件库目录（必填） / directory of the case store (required)")
 			id := fs.String("id", "", "新建案件库时的站点编号 / node id, when creating a store")
 			region := fs.String("region", "", "新建案件库时的区划代码 / division code, when creating a store")
 			author := fs.String("author", "import", "记录为操作人的账号 / account recorded as the author")

@@ -14,7 +14,7 @@ import (
 func stationCommand() *Command {
 	return &Command{
 		Name:    "station",
-		Summary: "运行站点（村、网格、乡镇）/ run a station (village, grid, township)",
+		Summary: "运行站点（村、网格、乡镇） / run a station (village, grid, township)",
 		Description: `在本机运行一个站点：打开（或首次创建）DIR 中的案件库，提供 HTTP 接口。
 首次运行需要 --id 和 --region；以后可以省略，站点沿用库中记录的编号和区划。
 Runs a station on this machine: opens (or, the first time, creates) the case store in DIR
@@ -26,7 +26,7 @@ the station keeps the id and region recorded in its store.`,
 			{Comment: "以后运行 / later runs", Command: "fengqiao station --dir /var/lib/fengqiao"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
-			dir := fs.String("dir", "", "案件库目录（必填）/ directory of the case store (required)")
+			dir := fs.String("dir", "", "案件库目录（必填） / directory of the case store (required)")
 			id := fs.String("id", "", "站点编号，首次运行必填 / station id, required on the first run")
 			region := fs.String("region", "", "站点区划代码（9位乡镇或12位村），首次运行必填 / division code served (9-digit township or 12-digit village), required on the first run")
 			addr := fs.String("http", "127.0.0.1:8740", "HTTP 监听地址 / HTTP listen address")
