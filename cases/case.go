@@ -253,6 +253,15 @@ func (c *Case) ApplyHead(op *Op, meta Meta, seen func(crdt.Dot) bool) {
 			}
 		}
 	}
+	// The op has arrived: no register or set needs to wait for its dot any longer (what it
+	// wrote has been hidden or applied above). Without this a dot observed before its op
+	// arrived would stay in the head for good, and heads would differ by arrival order.
+	for _, r := range c.Registers {
+		r.Forget(op.Dot)
+	}
+	for _, s := range c.Sets {
+		s.Forget(op.Dot)
+	}
 	if op.Kind == KindRegister && (c.Created.IsZero() || op.Dot.Compare(c.Created) < 0) {
 		c.Created, c.Creator = op.Dot, op.Author
 	}

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -345,7 +346,7 @@ func withDuplicates(t *rapid.T, label string, ops []cases.Stored) []cases.Stored
 // elements, log entries, creation, flags and conflicts.
 func TestFold_Property_PureFunctionOfOpSet(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		h := genHistory(t, 24)
+		h := genHistory(t, sized(24))
 		want := stateOf(cases.Fold(caseID, h.ops))
 		for k := range 3 {
 			got := stateOf(cases.Fold(caseID, withDuplicates(t, fmt.Sprint("order ", k), h.ops)))
@@ -363,7 +364,7 @@ func TestFold_Property_PureFunctionOfOpSet(t *testing.T) {
 // every rule-breaking op is flagged but applied.
 func TestFold_Property_MeansItsOps(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		h := genHistory(t, 24)
+		h := genHistory(t, sized(24))
 		c := cases.Fold(caseID, withDuplicates(t, "order", h.ops))
 		got, want := stateOf(c), oracleState(h)
 		got.Winners, got.Flags, got.Conflicts, got.State = nil, nil, nil, ""
@@ -645,22 +646,27 @@ func TestFold_NotesAppendAndWithdraw(t *testing.T) {
 	}
 }
 
-// TestFold_MultipleAppendsInOneOp: one action may append two records to a log (a registration
-// imported with two attachments, two notes entered at once); Prepare accepts it, so Fold must
-// keep both records. It keeps one: Log entries are identified by (stamp, dot), which both
-// records share, so the second is taken for a duplicate and silently dropped.
+// TestFold_MultipleAppendsInOneOp: a log keeps one record per dot, so one action may append
+// one record to a log: Prepare refuses two (with a message naming the field), and DecodeOp
+// refuses an op that carries two, rather than either of them losing one silently.
 func TestFold_MultipleAppendsInOneOp(t *testing.T) {
-	knownBug(t, "Case.Apply drops all but one Append write per log field of an op (crdt.Log dedupes by (Stamp, Dot)), though Prepare accepts several")
-	c, reg := registered(t)
-	op := localOp(t, c, origins[0], 2, 1, cases.KindNote,
-		cases.LocalWrite{Field: "notes", Action: cases.Append, JSON: jsonOf(cases.Note{Text: "第一条"})},
-		cases.LocalWrite{Field: "notes", Action: cases.Append, JSON: jsonOf(cases.Note{Text: "第二条"})},
-	)
-	if n := len(op.Op.Writes); n != 2 {
-		t.Fatalf("Prepare kept %d writes", n)
+	c, _ := registered(t)
+	_, _, err := cases.Prepare(c, cases.KindNote, []cases.LocalWrite{
+		{Field: "notes", Action: cases.Append, JSON: jsonOf(cases.Note{Text: "第一条"})},
+		{Field: "notes", Action: cases.Append, JSON: jsonOf(cases.Note{Text: "第二条"})},
+	}, nil)
+	var fe *cases.FieldError
+	if !errors.As(err, &fe) || fe.Field != "notes" || fe.Code != "duplicate_field" {
+		t.Fatalf("Prepare with two notes: %v, want a duplicate_field error on notes", err)
 	}
-	if got := cases.Fold(caseID, []cases.Stored{reg, op}).Logs["notes"].Len(); got != 2 {
-		t.Errorf("one op appended 2 notes, the case holds %d", got)
+	op := cases.Op{Dot: crdt.Dot{Origin: origins[1], Seq: 1}, Stamp: crdt.Timestamp{Wall: baseWall + 1}, Case: caseID, Kind: cases.KindNote, Author: "u-b",
+		Writes: []cases.Write{
+			{Field: "notes", Action: cases.Append, Value: cases.EncodeNote(cases.Note{Text: "第一条"})},
+			{Field: "notes", Action: cases.Append, Value: cases.EncodeNote(cases.Note{Text: "第二条"})},
+		}}
+	op.Normalize()
+	if _, err := cases.DecodeOp(op.Encode()); err == nil {
+		t.Fatal("DecodeOp accepted an op with two appends to one log")
 	}
 }
 

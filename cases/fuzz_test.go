@@ -382,24 +382,55 @@ func TestCanonicalOp(t *testing.T) {
 }
 
 // TestDecodeOp_NonCanonicalSpellings: DecodeOp accepts other spellings of an op than the one
-// Encode writes (msgpack/v5 reads nil as "" and 0, bin as str, any integer width, and a
-// negative fixint as a huge unsigned number). Each decodes to an op whose canonical encoding,
-// and so content hash, differ from the bytes received. The replica hashes, chains and dedupes
-// the bytes it received (node: raw := in.Raw), so the same op arriving once re-encoded and
-// once as received is raised as an equivocation, and "the canonical encoding is what is
-// hashed" (Op's doc) does not hold for such input. DecodeOp should refuse an op of this
-// version whose bytes are not its canonical encoding.
+// Encode writes: nil for a string, bin for str, a wider integer form than needed. Each
+// decodes to an op whose canonical encoding, and so content hash, differ from the bytes
+// received. The replica hashes, chains and dedupes the bytes it received (node: raw :=
+// in.Raw), so the same op arriving once re-encoded and once as received is raised as an
+// equivocation, and "the canonical encoding is what is hashed" (Op's doc) does not hold for
+// such input. DecodeOp could refuse an op of this version whose bytes are not its canonical
+// encoding (compare with Encode of the result, for ops of exactly 11 elements).
 func TestDecodeOp_NonCanonicalSpellings(t *testing.T) {
-	knownBug(t, "DecodeOp accepts non-canonical spellings of an op (nil for strings and ints, bin for str, wide ints, negative fixint read as uint), which hash differently from the same op's canonical encoding")
 	for name, b := range map[string][]byte{
-		"seq as uint16":    withElem(3, mustHex("cd 0007")),
-		"node as bin":      withElem(1, append([]byte{0xc4, 16}, "stn-420323103201"...)),
-		"author nil":       withElem(8, []byte{0xc0}),
-		"incarnation nil":  withElem(2, []byte{0xc0}),
-		"seq -1 as 2^64-1": withElem(3, []byte{0xff}),
+		"seq as uint16":       withElem(3, mustHex("cd 0007")),
+		"seq as int8":         withElem(3, mustHex("d0 07")),
+		"node as bin":         withElem(1, append([]byte{0xc4, 16}, "stn-420323103201"...)),
+		"author nil":          withElem(8, []byte{0xc0}),
+		"incarnation nil":     withElem(2, []byte{0xc0}),
+		"seq -1 (neg fixint)": withElem(3, []byte{0xff}),
 	} {
 		if op, err := cases.DecodeOp(b); err == nil {
 			t.Errorf("%s: accepted as %v, canonical hash %v, received hash %v", name, op.Dot, cases.ContentHash(op.Encode()), cases.ContentHash(b))
+		}
+	}
+}
+
+// TestDecodeValue_LengthBombs: values that declare more than they hold come back as Opaque,
+// without allocating what they declare.
+func TestDecodeValue_LengthBombs(t *testing.T) {
+	for _, tc := range []struct {
+		field string
+		b     []byte
+	}{
+		{"petitioners", mustHex("dd 80000000 94 a1 61 a0 a0 a0")},
+		{"petitioners", mustHex("dc 03e8 94 a1 61 a0 a0 a0")}, // 1000 persons, the limit, beyond the input
+		{"petitioners", mustHex("91 94 db ffffffff 61")},
+		{"petitioners", mustHex("91 dd 7fffffff a1 61")},
+		{"respondent", mustHex("96 a4 756e6974 c6 ffffffff 61")},
+		{"accused", mustHex("dd 80000000 a4 756e6974")},
+		{"notes", mustHex("93 db ffffffff 61")},
+		{"attachments", mustHex("dc ffff a1 61")},
+		{"summary", mustHex("db ffffffff 61")},
+		{"summary", mustHex("db 0003ffff 61")}, // within MaxValueBytes, beyond the input
+		{"notes", mustHex("93 db 0003ffff 61")},
+		{"received_at", mustHex("cf ff")},
+	} {
+		var v any
+		bytesPer, allocsPer := allocated(20, func() { v = cases.DecodeValue(tc.field, tc.b) })
+		if _, ok := v.(cases.Opaque); !ok {
+			t.Errorf("DecodeValue(%s, %x) = %#v, want Opaque", tc.field, tc.b, v)
+		}
+		if bytesPer > bombMaxBytes || allocsPer > bombMaxAllocs {
+			t.Errorf("DecodeValue(%s, %x) allocated %.0f bytes in %.0f allocations per call", tc.field, tc.b, bytesPer, allocsPer)
 		}
 	}
 }

@@ -38,7 +38,13 @@ func Prepare(c *Case, kind Kind, in []LocalWrite, base []crdt.Dot) ([]Write, []c
 	}
 	writes := make([]Write, 0, len(in)+1)
 	var observed []crdt.Dot
-	for _, lw := range in {
+	for i, lw := range in {
+		for _, prev := range in[:i] {
+			if prev.Field == lw.Field && prev.Action == lw.Action && (lw.Action == Set || lw.Action == Append || lw.Action == Withdraw) {
+				return nil, nil, fieldErr(lw.Field, "duplicate_field", "一次操作只能给“"+lw.Field+"”一个值或一条记录",
+					"one action writes one value or record to "+lw.Field)
+			}
+		}
 		spec, ok := Fields[lw.Field]
 		if !ok {
 			return nil, nil, fieldErr(lw.Field, "unknown_field", "未知字段“"+lw.Field+"”", "unknown field "+lw.Field)

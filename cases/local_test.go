@@ -166,7 +166,9 @@ func TestPrepare_Register(t *testing.T) {
 	}
 	op := cases.Op{Writes: ws}
 	op.Normalize()
-	if !slices.EqualFunc(op.Writes, ws, func(a, b cases.Write) bool { return a.Field == b.Field && a.Action == b.Action && string(a.Value) == string(b.Value) }) {
+	if !slices.EqualFunc(op.Writes, ws, func(a, b cases.Write) bool {
+		return a.Field == b.Field && a.Action == b.Action && string(a.Value) == string(b.Value)
+	}) {
 		t.Errorf("writes not normalized: %+v", ws)
 	}
 	got := map[string]any{}
@@ -513,7 +515,6 @@ func TestParseDot(t *testing.T) {
 // Fold then keeps whichever value sorts first by its encoding, not the one given last, and
 // the other is dropped without a trace. Prepare should refuse it.
 func TestPrepare_SameRegisterTwice(t *testing.T) {
-	knownBug(t, "Prepare accepts two Set writes of one register in one action; Fold keeps the one whose encoding sorts first")
 	c, _ := registered(t)
 	_, _, err := cases.Prepare(c, cases.KindEdit, []cases.LocalWrite{lw("summary", "后写的"), lw("summary", "先写的")}, nil)
 	if err == nil {

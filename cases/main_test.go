@@ -9,8 +9,8 @@ import (
 )
 
 // propScale is FENGQIAO_PROPTEST_SCALE (default 1), as in package crdt: at scale n every rapid
-// property runs n times as many checks (-rapid.checks is multiplied by n) and the seeded loops
-// run n times as many histories.
+// property runs n times as many checks (-rapid.checks is multiplied by n) and histories grow
+// (see sized).
 var propScale = 1
 
 // knownBugs is FENGQIAO_KNOWN_BUGS=1: run the tests that show bugs not fixed yet (they fail).
@@ -36,6 +36,15 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// sized returns n grown with the scale: ×1 below 10, ×2 below 100, ×3 from 100.
+func sized(n int) int {
+	f := 1
+	for s := propScale; s >= 10; s /= 10 {
+		f++
+	}
+	return n * f
 }
 
 // knownBug skips t unless FENGQIAO_KNOWN_BUGS=1, naming the bug the test shows.

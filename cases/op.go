@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -21,6 +22,8 @@ type Op struct {
 	Author   string         // the signed-in account that did it
 	Writes   []Write        // sorted by (Field, Action, Value); see Normalize
 	Observed []crdt.Dot     // the dots this op's writes overwrite (register values, set adds)
+
+	extra bool // decoded from a newer version's encoding with elements this one skips
 }
 
 // Kind names the user action an op records.
@@ -131,8 +134,10 @@ func (op *Op) EncodeTo(w *mp.Writer) {
 }
 
 // DecodeOp decodes an op from outside input. It checks every length before allocating, the
-// version, and that the op is well-formed (a dot, a case, canonical order); it does not judge
-// field values, which is Check's job.
+// version, that the op is well-formed (a dot, a case, canonical order, one value per register
+// and one record per log, observed dots before its own) and that b is the op's canonical
+// encoding; it does not judge field values, which is Check's job. The op's write values alias
+// b, which must not change while the op is in use.
 func DecodeOp(b []byte) (Op, error) {
 	if len(b) > MaxOpBytes {
 		return Op{}, fmt.Errorf("decode op: %d bytes, limit %d: %w", len(b), MaxOpBytes, mp.ErrMalformed)
@@ -141,6 +146,11 @@ func DecodeOp(b []byte) (Op, error) {
 	op, err := ReadOp(r)
 	if err == nil && r.Remaining() != 0 {
 		err = fmt.Errorf("decode op: %d trailing bytes: %w", r.Remaining(), mp.ErrMalformed)
+	}
+	if err == nil && !op.extra && !bytes.Equal(op.Encode(), b) {
+		// Replicas hash and chain the bytes they receive: an op spelled any other way than
+		// its canonical encoding would hash differently from the same op elsewhere.
+		err = fmt.Errorf("decode op %s: not in canonical encoding: %w", op.Dot, mp.ErrMalformed)
 	}
 	return op, err
 }
@@ -194,6 +204,7 @@ func ReadOp(r *mp.Reader) (Op, error) {
 	if err := op.wellFormed(); err != nil {
 		return Op{}, fmt.Errorf("decode op %s: %w", op.Dot, err)
 	}
+	op.extra = n > 11
 	return op, nil
 }
 
@@ -229,6 +240,17 @@ func (op *Op) wellFormed() error {
 	for _, d := range op.Observed {
 		if d.Seq == 0 || d.Origin.Node == "" {
 			return fmt.Errorf("%w: zero observed dot", mp.ErrMalformed)
+		}
+		if d.Origin == op.Dot.Origin && d.Seq >= op.Dot.Seq {
+			return fmt.Errorf("%w: observes %s, which is not before it", mp.ErrMalformed, d)
+		}
+	}
+	for i := 1; i < len(op.Writes); i++ {
+		a, b := op.Writes[i-1], op.Writes[i]
+		if a.Field == b.Field && a.Action == b.Action && (a.Action == Set || a.Action == Append || a.Action == Withdraw) {
+			// One op is one action: one value per register, one record per log. (Fold keeps
+			// one register write and one log record per dot, so a second would be lost.)
+			return fmt.Errorf("%w: two %s writes to %s", mp.ErrMalformed, a.Action, a.Field)
 		}
 	}
 	return nil
@@ -270,3 +292,7 @@ func PeekCase(b []byte) (string, error) {
 	}
 	return id, nil
 }
+
+// WellFormed checks the structure DecodeOp requires of every op (see DecodeOp), for ops
+// built locally before they are stored and sent.
+func (op *Op) WellFormed() error { return op.wellFormed() }

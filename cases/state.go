@@ -78,8 +78,8 @@ func readElems(r *mp.Reader, origins []crdt.Origin) ([]string, []crdt.Dot) {
 		r.ExpectArray(3, 3)
 		elems = append(elems, r.String(MaxValueBytes))
 		oi, seq := r.Uint(), r.Uint()
-		if oi >= uint64(len(origins)) {
-			r.Failf("origin %d of %d", oi, len(origins))
+		if oi >= uint64(len(origins)) || seq == 0 {
+			r.Failf("dot (origin %d of %d, seq %d)", oi, len(origins), seq)
 			break
 		}
 		dots = append(dots, crdt.Dot{Origin: origins[oi], Seq: seq})
@@ -187,8 +187,8 @@ func DecodeHead(id string, b []byte) (*Case, error) {
 	dot := func() crdt.Dot {
 		r.ExpectArray(2, 2)
 		i, seq := r.Uint(), r.Uint()
-		if i >= uint64(len(origins)) {
-			r.Failf("origin %d of %d", i, len(origins))
+		if i >= uint64(len(origins)) || seq == 0 {
+			r.Failf("dot (origin %d of %d, seq %d)", i, len(origins), seq)
 			return crdt.Dot{}
 		}
 		return crdt.Dot{Origin: origins[i], Seq: seq}
@@ -229,8 +229,8 @@ func DecodeHead(id string, b []byte) (*Case, error) {
 			var v crdt.Write[[]byte]
 			n := r.ExpectArray(2, 6)
 			oi, seq := r.Uint(), r.Uint()
-			if oi >= uint64(len(origins)) {
-				r.Failf("origin %d of %d", oi, len(origins))
+			if oi >= uint64(len(origins)) || seq == 0 {
+				r.Failf("dot (origin %d of %d, seq %d)", oi, len(origins), seq)
 				break
 			}
 			v.Dot = crdt.Dot{Origin: origins[oi], Seq: seq}

@@ -157,3 +157,9 @@ func (s *AWSet[E]) RemoveOnce(e E, observed []Dot, seen func(Dot) bool) {
 		}
 	}
 }
+
+// Forget drops the tombstones under d: the op d has arrived and added none of their
+// elements, so nothing will ever need hiding under d. For AddOnce/RemoveOnce sets.
+func (s *AWSet[E]) Forget(d Dot) {
+	s.removed = slices.DeleteFunc(s.removed, func(a setAdd[E]) bool { return a.Dot == d })
+}

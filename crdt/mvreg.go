@@ -144,3 +144,7 @@ func (r *MVReg[V]) ApplyOnce(w Write[V], observed []Dot, seen func(Dot) bool) {
 		r.writes = slices.Insert(r.writes, i, w)
 	}
 }
+
+// Forget drops d from the dots the register is waiting for: the op d has arrived and did not
+// write this register, so nothing will ever need hiding under d. For ApplyOnce registers.
+func (r *MVReg[V]) Forget(d Dot) { r.overwritten.Remove(d) }

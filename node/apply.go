@@ -116,6 +116,7 @@ type applier struct {
 	pendingDelta int64 // ops held minus ops released by this batch
 	buf          []byte
 	w            *mp.Writer
+	clock        crdt.Clock // the replica's clock as this batch advances it; published on commit
 }
 
 func (r *Replica) newApplier(via string, now int64) *applier {
@@ -126,6 +127,7 @@ func (r *Replica) newApplier(via string, now int64) *applier {
 		r: r, wb: r.db.NewBatch(), via: via, now: now, feed: r.feedPos,
 		byID: map[string]*touched{}, seen: map[crdt.Dot][]byte{}, pendingIn: map[crdt.Dot][]byte{}, marks: map[crdt.Dot]cases.Hash{},
 		chains: map[crdt.Origin]*chainState{}, scopes: map[string]uint64{}, w: mp.NewWriter(),
+		clock: *r.clock,
 	}
 }
 
@@ -156,7 +158,7 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 	if meta.ReceivedAt == 0 && stamp {
 		meta.ReceivedAt = a.now
 	}
-	far := a.r.clock.Observe(op.Stamp, a.now)
+	far := a.clock.Observe(op.Stamp, a.now)
 	if meta.ReceivedAt != 0 {
 		meta.Flagged = crdt.IsFarFuture(op.Stamp, meta.ReceivedAt, a.r.opts.MaxSkew.Milliseconds())
 	} else {
@@ -362,7 +364,7 @@ func (a *applier) commit() error {
 	for _, o := range a.chainList {
 		a.wb.Set(originKey(nil, tChainTip, o), encodeTip(a.chains[o]), nil)
 	}
-	last := a.r.clock.Last()
+	last := a.clock.Last()
 	a.wb.Set(metaKey("hlc"), binary.BigEndian.AppendUint32(be64(nil, uint64(last.Wall)), last.Logical), nil)
 	cases := a.r.stats.caseCount.Load() + a.newCases
 	a.wb.Set(metaKey("cases"), be64(nil, cases), nil)
@@ -377,6 +379,7 @@ func (a *applier) commit() error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	r := a.r
+	*r.clock = a.clock
 	for _, t := range a.cases {
 		r.heads.put(t.id, t.stored)
 	}

@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/node"
 )
 
 // Replication between real replicas: ops written on A reach B through A's feed, DecodeOp and
@@ -28,7 +29,7 @@ func TestApply_ReplicatesCases(t *testing.T) {
 			mustWrite(t, a, edit(id, "category", "劳动社保", "alice"))
 		}
 		if i%3 == 0 {
-			mustWrite(t, a, Change{Case: id, Author: "alice", To: cases.Accepted,
+			mustWrite(t, a, node.Change{Case: id, Author: "alice", To: cases.Accepted,
 				Data: map[string]json.RawMessage{"notice_at": jsonInt(testBaseTime + 3600_000)}})
 		}
 	}
@@ -62,10 +63,10 @@ func TestApply_ReplicatesCases(t *testing.T) {
 	}
 	// Nothing new either way: a further exchange moves nothing.
 	for range 2 {
-		if res := (link{a, b}).pull(t); res != (Result{FeedSeq: b.Status().FeedSeq}) {
+		if res := (link{a, b}).pull(t); res != (node.Result{FeedSeq: b.Status().FeedSeq}) {
 			t.Fatalf("idle pull A→B: %+v", res)
 		}
-		if res := (link{b, a}).pull(t); res != (Result{FeedSeq: a.Status().FeedSeq}) {
+		if res := (link{b, a}).pull(t); res != (node.Result{FeedSeq: a.Status().FeedSeq}) {
 			t.Fatalf("idle pull B→A: %+v", res)
 		}
 	}
@@ -98,7 +99,7 @@ func TestApply_ConcurrentEditsConflictAndResolve(t *testing.T) {
 			exchange(t, a, b)
 
 			var winners []string
-			for _, r := range []*Replica{a, b} {
+			for _, r := range []*node.Replica{a, b} {
 				c := mustCase(t, r, "c1")
 				if got := writers(c, "category"); !slices.Equal(got, []string{"alice", "bob"}) {
 					t.Fatalf("%s: category writes by %v, want a conflict of alice and bob", r.Origin().Node, got)
@@ -121,11 +122,11 @@ func TestApply_ConcurrentEditsConflictAndResolve(t *testing.T) {
 			}
 			requireSameCases(t, a, b, "c1")
 
-			resolver := map[string]*Replica{"a": a, "b": b}[tc.resolver]
-			mustWrite(t, resolver, Change{Case: "c1", Kind: tc.kind, Author: "carol",
+			resolver := map[string]*node.Replica{"a": a, "b": b}[tc.resolver]
+			mustWrite(t, resolver, node.Change{Case: "c1", Kind: tc.kind, Author: "carol",
 				Writes: []cases.LocalWrite{{Field: "category", Action: cases.Set, JSON: jsonString("城乡建设")}}})
 			exchange(t, a, b)
-			for _, r := range []*Replica{a, b} {
+			for _, r := range []*node.Replica{a, b} {
 				c := mustCase(t, r, "c1")
 				if got := c.Conflicts(); len(got) != 0 {
 					t.Fatalf("%s: conflicts %v after the resolve", r.Origin().Node, got)
@@ -159,7 +160,7 @@ func TestApply_StaleBaseKeepsConflict(t *testing.T) {
 	stale.Base = append(stale.Base, opA.Dot)
 	mustWrite(t, a, stale)
 	exchange(t, a, b)
-	for _, r := range []*Replica{a, b} {
+	for _, r := range []*node.Replica{a, b} {
 		if got := writers(mustCase(t, r, "c1"), "category"); !slices.Equal(got, []string{"bob", "carol"}) {
 			t.Fatalf("%s: category writers %v, want bob and carol still in conflict", r.Origin().Node, got)
 		}
@@ -176,7 +177,7 @@ func TestApply_SameBatchTwiceIsDuplicate(t *testing.T) {
 		mustWrite(t, a, note(fmt.Sprintf("c%d", i), "已受理", "alice"))
 	}
 	entries, _ := readFeed(t, a, 0, "")
-	batch := Batch{From: "st-a", Ops: incoming(t, entries)}
+	batch := node.Batch{From: "st-a", Ops: incoming(t, entries)}
 	first, err := b.Apply(context.Background(), batch)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestApply_SameBatchTwiceIsDuplicate(t *testing.T) {
 	}
 	// Duplicates inside one batch count once.
 	b2 := openTestReplica(t, "hub-c", testCounty)
-	doubled := Batch{From: "st-a", Ops: append(slices.Clone(batch.Ops), batch.Ops...)}
+	doubled := node.Batch{From: "st-a", Ops: append(slices.Clone(batch.Ops), batch.Ops...)}
 	res, err := b2.Apply(context.Background(), doubled)
 	if err != nil {
 		t.Fatal(err)
@@ -211,9 +212,9 @@ func TestApply_SameBatchTwiceIsDuplicate(t *testing.T) {
 }
 
 // forge returns op with the same dot and different content (another author).
-func forge(op cases.Op) Incoming {
+func forge(op cases.Op) node.Incoming {
 	op.Author = "mallory"
-	return Incoming{Op: op}
+	return node.Incoming{Op: op}
 }
 
 // The same dot with different content is an equivocation: counted, kept aside, not applied.
@@ -226,12 +227,12 @@ func TestApply_Equivocation(t *testing.T) {
 
 	t.Run("after the original", func(t *testing.T) {
 		fs := vfs.NewMem()
-		b, _ := openTestReplicaFS(t, fs, "hub-b", testCounty)
-		if _, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops}); err != nil {
+		b := openTestReplicaFS(t, fs, "hub-b", testCounty)
+		if _, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops}); err != nil {
 			t.Fatal(err)
 		}
 		before, st := digest(mustCase(t, b, "c1")), b.Status()
-		res, err := b.Apply(context.Background(), Batch{From: "st-x", Ops: []Incoming{forge(ops[1].Op)}})
+		res, err := b.Apply(context.Background(), node.Batch{From: "st-x", Ops: []node.Incoming{forge(ops[1].Op)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +252,7 @@ func TestApply_Equivocation(t *testing.T) {
 		if err := b.Close(); err != nil {
 			t.Fatal(err)
 		}
-		b, _ = openTestReplicaFS(t, fs, "hub-b", testCounty)
+		b = openTestReplicaFS(t, fs, "hub-b", testCounty)
 		if got := b.Status().Equivocations; got != 1 {
 			t.Fatalf("after reopen, Status().Equivocations = %d, want 1", got)
 		}
@@ -259,7 +260,7 @@ func TestApply_Equivocation(t *testing.T) {
 
 	t.Run("in one batch", func(t *testing.T) {
 		b := openTestReplica(t, "hub-b", testCounty)
-		res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: []Incoming{ops[0], ops[1], forge(ops[1].Op)}})
+		res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: []node.Incoming{ops[0], ops[1], forge(ops[1].Op)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,9 +286,9 @@ func TestApply_EquivocationOfPendingOp(t *testing.T) {
 	entries, _ := readFeed(t, a, 0, "")
 	ops := incoming(t, entries)
 	b := openTestReplica(t, "hub-b", testCounty)
-	apply := func(ins ...Incoming) Result {
+	apply := func(ins ...node.Incoming) node.Result {
 		t.Helper()
-		res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ins})
+		res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ins})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,16 +325,16 @@ func TestApply_GapHeldPendingThenDrained(t *testing.T) {
 	ops := incoming(t, entries)
 
 	fs := vfs.NewMem()
-	b, _ := openTestReplicaFS(t, fs, "hub-b", testCounty)
-	apply := func(ins ...Incoming) Result {
+	b := openTestReplicaFS(t, fs, "hub-b", testCounty)
+	apply := func(ins ...node.Incoming) node.Result {
 		t.Helper()
-		res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ins})
+		res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ins})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	scope := ScopeOfRegion(villageA)
+	scope := node.ScopeOfRegion(villageA)
 	if res := apply(ops[0], ops[1]); res.Applied != 2 {
 		t.Fatalf("ops 1-2: %+v", res)
 	}
@@ -365,7 +366,7 @@ func TestApply_GapHeldPendingThenDrained(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, _ = openTestReplicaFS(t, fs, "hub-b", testCounty)
+	b = openTestReplicaFS(t, fs, "hub-b", testCounty)
 	if got := b.Status().Pending; got == 0 {
 		t.Fatalf("after reopen, Status().Pending = 0 with 2 ops held")
 	}
@@ -403,11 +404,11 @@ func TestApply_PendingCountsOps(t *testing.T) {
 	for _, partial := range []bool{false, true} {
 		t.Run(fmt.Sprintf("partial=%v", partial), func(t *testing.T) {
 			b := openTestReplica(t, "hub-b", testCounty)
-			if _, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: []Incoming{ops[0]}}); err != nil {
+			if _, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: []node.Incoming{ops[0]}}); err != nil {
 				t.Fatal(err)
 			}
 			// seq 5 after a gap 2..4
-			res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: []Incoming{ops[4]}, Partial: partial})
+			res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: []node.Incoming{ops[4]}, Partial: partial})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -438,7 +439,7 @@ func TestApply_PartialAppliesAfterGap(t *testing.T) {
 	entries, _ := readFeed(t, a, 0, "")
 	ops := incoming(t, entries)
 	b := openTestReplica(t, "st-b", townA)
-	res, err := b.Apply(context.Background(), Batch{From: "hub", Ops: []Incoming{ops[0], ops[3], ops[4]}, Partial: true})
+	res, err := b.Apply(context.Background(), node.Batch{From: "hub", Ops: []node.Incoming{ops[0], ops[3], ops[4]}, Partial: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +454,7 @@ func TestApply_PartialAppliesAfterGap(t *testing.T) {
 	}
 	requireSameCases(t, a, b, "c1")
 	// The gap fills later (a non-partial stream): the tip extends over every op.
-	res, err = b.Apply(context.Background(), Batch{From: "st-a", Ops: ops})
+	res, err = b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,12 +513,16 @@ func TestFeed_NeverEcho(t *testing.T) {
 		t.Fatalf("feed for st-c: %d entries, want 8", len(all))
 	}
 	// And the scope feed does the same.
-	sc, n, err := b.ScopeFeed(ScopeOfRegion(villageA), 0, 100, "st-a", nil)
+	sc, n, err := b.ScopeFeed(node.ScopeOfRegion(villageA), 0, 100, "st-a", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sc) != 2 || sc[0].Pos != 6 || sc[1].Pos != 8 || n != b.ScopeSeq(ScopeOfRegion(villageA)) {
-		t.Fatalf("scope feed for st-a: %+v next %d", sc, n)
+	var scPos []string
+	for _, e := range sc {
+		scPos = append(scPos, fmt.Sprintf("%d(via %q)", e.Pos, e.Via))
+	}
+	if len(sc) != 2 || sc[0].Pos != 6 || sc[1].Pos != 8 || n != b.ScopeSeq(node.ScopeOfRegion(villageA)) {
+		t.Fatalf("scope feed for st-a: positions %v next %d, want [6 8] and the scope's end", scPos, n)
 	}
 }
 
@@ -526,15 +531,15 @@ func TestFeed_NeverEcho(t *testing.T) {
 func TestApply_CheckpointStoredWithBatch(t *testing.T) {
 	a := openTestReplica(t, "st-a", testCounty)
 	fs := vfs.NewMem()
-	b, _ := openTestReplicaFS(t, fs, "hub-b", testCounty)
-	if cp, err := b.PeerCheckpoint("st-a"); err != nil || cp != (Checkpoint{}) {
+	b := openTestReplicaFS(t, fs, "hub-b", testCounty)
+	if cp, err := b.PeerCheckpoint("st-a"); err != nil || cp != (node.Checkpoint{}) {
 		t.Fatalf("checkpoint before any batch: %+v %v", cp, err)
 	}
 	for i := range 3 {
 		mustWrite(t, a, registration(fmt.Sprintf("c%d", i), villageA, "alice", 0))
 	}
 	link{a, b}.pull(t)
-	want := Checkpoint{Epoch: a.Epoch(), Pos: 3}
+	want := node.Checkpoint{Epoch: a.Epoch(), Pos: 3}
 	if cp, err := b.PeerCheckpoint("st-a"); err != nil || cp != want {
 		t.Fatalf("checkpoint %+v %v, want %+v", cp, err, want)
 	}
@@ -545,9 +550,9 @@ func TestApply_CheckpointStoredWithBatch(t *testing.T) {
 	bad := a.Head()
 	bad.Hash[0] ^= 0xff
 	st := b.Status()
-	_, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: incoming(t, entries), Heads: []SignedHead{bad},
-		Checkpoint: &Checkpoint{Epoch: a.Epoch(), Pos: next}})
-	if !errors.Is(err, ErrChainBroken) {
+	_, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: incoming(t, entries), Heads: []node.SignedHead{bad},
+		Checkpoint: &node.Checkpoint{Epoch: a.Epoch(), Pos: next}})
+	if !errors.Is(err, node.ErrChainBroken) {
 		t.Fatalf("batch with a wrong head: %v, want ErrChainBroken", err)
 	}
 	if cp, _ := b.PeerCheckpoint("st-a"); cp != want {
@@ -562,7 +567,7 @@ func TestApply_CheckpointStoredWithBatch(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, _ = openTestReplicaFS(t, fs, "hub-b", testCounty)
+	b = openTestReplicaFS(t, fs, "hub-b", testCounty)
 	if cp, err := b.PeerCheckpoint("st-a"); err != nil || cp != want {
 		t.Fatalf("checkpoint after reopen %+v %v, want %+v", cp, err, want)
 	}
@@ -570,13 +575,13 @@ func TestApply_CheckpointStoredWithBatch(t *testing.T) {
 		t.Fatalf("feed %d after reopen, want 4", got)
 	}
 	// Checkpoints are per peer, and a batch without From stores none.
-	if _, err := b.Apply(context.Background(), Batch{Checkpoint: &Checkpoint{Epoch: "x", Pos: 9}}); err != nil {
+	if _, err := b.Apply(context.Background(), node.Batch{Checkpoint: &node.Checkpoint{Epoch: "x", Pos: 9}}); err != nil {
 		t.Fatal(err)
 	}
-	if cp, _ := b.PeerCheckpoint(""); cp != (Checkpoint{}) {
+	if cp, _ := b.PeerCheckpoint(""); cp != (node.Checkpoint{}) {
 		t.Fatalf("checkpoint stored for an anonymous batch: %+v", cp)
 	}
-	if cp, _ := b.PeerCheckpoint("st-z"); cp != (Checkpoint{}) {
+	if cp, _ := b.PeerCheckpoint("st-z"); cp != (node.Checkpoint{}) {
 		t.Fatalf("checkpoint of an unknown peer: %+v", cp)
 	}
 }

@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/node"
 )
 
 // The chain tip of the local origin advances with each local op and hashes exactly the ops
@@ -19,7 +20,7 @@ func TestChain_TipAdvancesWithLocalOps(t *testing.T) {
 	if seq, h := a.ChainTip(a.Origin()); seq != 0 || h != (cases.Hash{}) {
 		t.Fatalf("tip of a new replica: %d %s", seq, h)
 	}
-	changes := []Change{
+	changes := []node.Change{
 		registration("c1", villageA, "alice", 0),
 		note("c1", "走访", "alice"),
 		edit("c1", "category", "劳动社保", "alice"),
@@ -48,7 +49,7 @@ func TestChain_TipAdvancesWithLocalOps(t *testing.T) {
 		t.Fatalf("tip moved to %d by a refused write", seq)
 	}
 	// WriteBatch: the tip moves over the changes applied, skipping the refused one.
-	_, errs, err := a.WriteBatch(context.Background(), []Change{
+	_, errs, err := a.WriteBatch(context.Background(), []node.Change{
 		note("c1", "一", "alice"), note("nope", "不存在", "alice"), note("c2", "二", "alice"),
 	}, nil)
 	if err != nil || errs[0] != nil || errs[1] == nil || errs[2] != nil {
@@ -83,7 +84,7 @@ func TestChain_HeadSignatureAndVerify(t *testing.T) {
 	if err := a.VerifyHead(h, a.PublicKey()); err != nil {
 		t.Fatalf("A verifying its own head: %v", err)
 	}
-	if err := c.VerifyHead(h, a.PublicKey()); !errors.Is(err, ErrNotFound) {
+	if err := c.VerifyHead(h, a.PublicKey()); !errors.Is(err, node.ErrNotFound) {
 		t.Fatalf("replica without the ops: %v, want ErrNotFound", err)
 	}
 	link{a, b}.pull(t)
@@ -93,29 +94,29 @@ func TestChain_HeadSignatureAndVerify(t *testing.T) {
 	// More ops on A: B still verifies the older head (behind its tip), not the newer one.
 	mustWrite(t, a, note("c1", "回访", "alice"))
 	h4 := a.Head()
-	if err := b.VerifyHead(h4, a.PublicKey()); !errors.Is(err, ErrNotFound) {
+	if err := b.VerifyHead(h4, a.PublicKey()); !errors.Is(err, node.ErrNotFound) {
 		t.Fatalf("head beyond B's prefix: %v, want ErrNotFound", err)
 	}
 	link{a, b}.pull(t)
-	for _, hh := range []SignedHead{h, h4} {
+	for _, hh := range []node.SignedHead{h, h4} {
 		if err := b.VerifyHead(hh, a.PublicKey()); err != nil {
 			t.Fatalf("head at %d: %v", hh.Seq, err)
 		}
 	}
-	if err := b.VerifyHead(h, b.PublicKey()); !errors.Is(err, ErrBadSignature) {
+	if err := b.VerifyHead(h, b.PublicKey()); !errors.Is(err, node.ErrBadSignature) {
 		t.Fatalf("wrong key: %v, want ErrBadSignature", err)
 	}
-	if err := b.VerifyHead(h, nil); !errors.Is(err, ErrBadSignature) {
+	if err := b.VerifyHead(h, nil); !errors.Is(err, node.ErrBadSignature) {
 		t.Fatalf("no key: %v, want ErrBadSignature", err)
 	}
 	altered := h
 	altered.Hash[5] ^= 1
-	if err := b.VerifyHead(altered, a.PublicKey()); !errors.Is(err, ErrBadSignature) {
+	if err := b.VerifyHead(altered, a.PublicKey()); !errors.Is(err, node.ErrBadSignature) {
 		t.Fatalf("altered hash, old signature: %v, want ErrBadSignature", err)
 	}
 	moved := h
 	moved.Seq = 2
-	if err := b.VerifyHead(moved, a.PublicKey()); !errors.Is(err, ErrBadSignature) {
+	if err := b.VerifyHead(moved, a.PublicKey()); !errors.Is(err, node.ErrBadSignature) {
 		t.Fatalf("altered seq: %v, want ErrBadSignature", err)
 	}
 }
@@ -126,7 +127,7 @@ func TestChain_HeadSignatureAndVerify(t *testing.T) {
 // NewIncarnation the restored store writes under a new origin and nothing collides.
 func TestChain_ForkedOriginIsChainBroken(t *testing.T) {
 	fsA := vfs.NewMem()
-	a, _ := openTestReplicaFS(t, fsA, "st-a", testCounty)
+	a := openTestReplicaFS(t, fsA, "st-a", testCounty)
 	mustWrite(t, a, registration("c1", villageA, "alice", 0))
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
@@ -137,8 +138,8 @@ func TestChain_ForkedOriginIsChainBroken(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, _ = openTestReplicaFS(t, fsA, "st-a", testCounty)
-	fork, _ := openTestReplicaFS(t, fsFork, "st-a", testCounty)
+	a = openTestReplicaFS(t, fsA, "st-a", testCounty)
+	fork := openTestReplicaFS(t, fsFork, "st-a", testCounty)
 	if fork.Origin() != a.Origin() || !fork.PublicKey().Equal(a.PublicKey()) {
 		t.Fatal("the copy should share origin and key")
 	}
@@ -151,7 +152,7 @@ func TestChain_ForkedOriginIsChainBroken(t *testing.T) {
 	if err := forkHead.Verify(a.PublicKey()); err != nil {
 		t.Fatalf("the fork signs with A's key: %v", err)
 	}
-	if err := b.VerifyHead(forkHead, a.PublicKey()); !errors.Is(err, ErrChainBroken) {
+	if err := b.VerifyHead(forkHead, a.PublicKey()); !errors.Is(err, node.ErrChainBroken) {
 		t.Fatalf("fork's head on B: %v, want ErrChainBroken", err)
 	}
 	if err := b.VerifyHead(a.Head(), a.PublicKey()); err != nil {
@@ -159,11 +160,11 @@ func TestChain_ForkedOriginIsChainBroken(t *testing.T) {
 	}
 	// Sent with its head, the fork's batch is refused whole; sent bare, its op is an
 	// equivocation.
-	in := Incoming{Op: forged}
-	if _, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: []Incoming{in}, Heads: []SignedHead{forkHead}}); !errors.Is(err, ErrChainBroken) {
+	in := node.Incoming{Op: forged}
+	if _, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: []node.Incoming{in}, Heads: []node.SignedHead{forkHead}}); !errors.Is(err, node.ErrChainBroken) {
 		t.Fatalf("fork's batch with its head: %v, want ErrChainBroken", err)
 	}
-	res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: []Incoming{in}})
+	res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: []node.Incoming{in}})
 	if err != nil || res.Equivocations != 1 {
 		t.Fatalf("fork's op: %+v %v, want an equivocation", res, err)
 	}
@@ -171,7 +172,7 @@ func TestChain_ForkedOriginIsChainBroken(t *testing.T) {
 		t.Fatalf("the fork's write reached the case: %v", got)
 	}
 
-	restored, _ := openTestReplicaFSOpts(t, fsNew, Options{NodeID: "st-a", Region: testCounty, NewIncarnation: true})
+	restored := openTestReplicaOpts(t, fsNew, node.Options{NodeID: "st-a", Region: testCounty, NewIncarnation: true})
 	if restored.Origin() == a.Origin() || restored.Origin().Node != "st-a" || restored.Epoch() == a.Epoch() {
 		t.Fatalf("restored with NewIncarnation: origin %s epoch %s, A is %s %s", restored.Origin(), restored.Epoch(), a.Origin(), a.Epoch())
 	}
@@ -189,18 +190,6 @@ func TestChain_ForkedOriginIsChainBroken(t *testing.T) {
 	}
 }
 
-// openTestReplicaFSOpts opens the replica in "db" on fs with opts (plus a quiet logger).
-func openTestReplicaFSOpts(t testing.TB, fs vfs.FS, opts Options) (*Replica, error) {
-	t.Helper()
-	opts.FS, opts.Logger = fs, quietLogger()
-	r, err := Open("db", opts)
-	if err != nil {
-		t.Fatalf("open %s: %v", opts.NodeID, err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r, nil
-}
-
 // Apply refuses a whole batch whose heads do not hash the ops: nothing of it is applied.
 func TestApply_RefusesBatchWithBadHead(t *testing.T) {
 	a := openTestReplica(t, "st-a", testCounty)
@@ -213,23 +202,23 @@ func TestApply_RefusesBatchWithBadHead(t *testing.T) {
 	good := a.Head()
 	for _, tc := range []struct {
 		name string
-		head func() SignedHead
-		ops  []Incoming
+		head func() node.SignedHead
+		ops  []node.Incoming
 	}{
-		{"wrong hash", func() SignedHead { h := good; h.Hash[0] ^= 1; return h }, ops},
-		{"hash of fewer ops", func() SignedHead { h := good; h.Seq = 2; return h }, ops},
-		{"an op altered in transit", func() SignedHead { return good }, func() []Incoming {
-			alt := append([]Incoming(nil), ops...)
+		{"wrong hash", func() node.SignedHead { h := good; h.Hash[0] ^= 1; return h }, ops},
+		{"hash of fewer ops", func() node.SignedHead { h := good; h.Seq = 2; return h }, ops},
+		{"an op altered in transit", func() node.SignedHead { return good }, func() []node.Incoming {
+			alt := append([]node.Incoming(nil), ops...)
 			op := alt[2].Op
 			op.Author = "mallory"
-			alt[2] = Incoming{Op: op}
+			alt[2] = node.Incoming{Op: op}
 			return alt
 		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: tc.ops, Heads: []SignedHead{tc.head()},
-				Checkpoint: &Checkpoint{Epoch: a.Epoch(), Pos: next}})
-			if !errors.Is(err, ErrChainBroken) {
+			_, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: tc.ops, Heads: []node.SignedHead{tc.head()},
+				Checkpoint: &node.Checkpoint{Epoch: a.Epoch(), Pos: next}})
+			if !errors.Is(err, node.ErrChainBroken) {
 				t.Fatalf("Apply: %v, want ErrChainBroken", err)
 			}
 			if st := b.Status(); st.FeedSeq != 0 || st.Cases != 0 || st.Pending != 0 {
@@ -238,21 +227,21 @@ func TestApply_RefusesBatchWithBadHead(t *testing.T) {
 			if seq, _ := b.ChainTip(a.Origin()); seq != 0 {
 				t.Fatalf("chain tip %d after a refused batch", seq)
 			}
-			if _, _, err := b.Case("c0"); !errors.Is(err, ErrNotFound) {
+			if _, _, err := b.Case("c0"); !errors.Is(err, node.ErrNotFound) {
 				t.Fatalf("case c0 after a refused batch: %v", err)
 			}
 			if all, _ := readFeed(t, b, 0, ""); len(all) != 0 {
 				t.Fatalf("feed holds %d entries", len(all))
 			}
-			if n := b.ScopeSeq(ScopeOfRegion(villageA)); n != 0 {
+			if n := b.ScopeSeq(node.ScopeOfRegion(villageA)); n != 0 {
 				t.Fatalf("scope holds %d entries", n)
 			}
-			if cp, _ := b.PeerCheckpoint("st-a"); cp != (Checkpoint{}) {
+			if cp, _ := b.PeerCheckpoint("st-a"); cp != (node.Checkpoint{}) {
 				t.Fatalf("checkpoint %+v stored by a refused batch", cp)
 			}
 		})
 	}
-	res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops, Heads: []SignedHead{good}})
+	res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops, Heads: []node.SignedHead{good}})
 	if err != nil || res.Applied != 3 {
 		t.Fatalf("the good batch: %+v %v", res, err)
 	}
@@ -267,9 +256,9 @@ func TestApply_RefusesBatchWithBadHead(t *testing.T) {
 func TestApply_HeadsBehindAndBeyondTheBatch(t *testing.T) {
 	a := openTestReplica(t, "st-a", testCounty)
 	mustWrite(t, a, registration("c1", villageA, "alice", 0))
-	var heads []SignedHead // heads[i] is A's head at seq i+1
+	var heads []node.SignedHead // heads[i] is A's head at seq i+1
 	heads = append(heads, a.Head())
-	var changes []Change
+	var changes []node.Change
 	for i := range 150 {
 		changes = append(changes, note("c1", fmt.Sprintf("记录%d", i), "alice"))
 	}
@@ -286,7 +275,7 @@ func TestApply_HeadsBehindAndBeyondTheBatch(t *testing.T) {
 	t.Run("later batch", func(t *testing.T) {
 		// The marks at 64 and 128 are committed before the heads are checked.
 		b := openTestReplica(t, "hub-b", testCounty)
-		if _, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops[:140]}); err != nil {
+		if _, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops[:140]}); err != nil {
 			t.Fatal(err)
 		}
 		for _, seq := range []int{1, 63, 64, 65, 100, 128, 129, 140} {
@@ -294,8 +283,8 @@ func TestApply_HeadsBehindAndBeyondTheBatch(t *testing.T) {
 				t.Fatalf("VerifyHead at %d: %v", seq, err)
 			}
 		}
-		res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops[140:],
-			Heads: []SignedHead{heads[0], heads[63], heads[99], heads[129], heads[145], heads[150]}})
+		res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops[140:],
+			Heads: []node.SignedHead{heads[0], heads[63], heads[99], heads[129], heads[145], heads[150]}})
 		if err != nil || res.Applied != 11 {
 			t.Fatalf("batch 141..151 with heads behind it: %+v %v", res, err)
 		}
@@ -305,7 +294,7 @@ func TestApply_HeadsBehindAndBeyondTheBatch(t *testing.T) {
 		// One batch from a new origin carrying a head in the middle of it, past a chain mark.
 		for _, seq := range []int{10, 64, 65, 100, 150} {
 			b := openTestReplica(t, "hub-b", testCounty)
-			_, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops, Heads: []SignedHead{heads[seq-1], heads[150]}})
+			_, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops, Heads: []node.SignedHead{heads[seq-1], heads[150]}})
 			if err != nil {
 				t.Errorf("one batch of 151 ops with a head at %d: %v", seq, err)
 				continue
@@ -320,16 +309,16 @@ func TestApply_HeadsBehindAndBeyondTheBatch(t *testing.T) {
 		// A head beyond what is held contiguously is not judged (and not refused); once the
 		// gap fills the chain verifies.
 		b := openTestReplica(t, "hub-b", testCounty)
-		res, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops[:5], Heads: []SignedHead{heads[150]}})
+		res, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops[:5], Heads: []node.SignedHead{heads[150]}})
 		if err != nil || res.Applied != 5 {
 			t.Fatalf("%+v %v", res, err)
 		}
 		bogus := heads[150]
 		bogus.Hash[0] ^= 1
-		if _, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops[10:20], Heads: []SignedHead{bogus}}); err != nil {
+		if _, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops[10:20], Heads: []node.SignedHead{bogus}}); err != nil {
 			t.Fatalf("pending ops with a head beyond the prefix: %v", err)
 		}
-		if _, err := b.Apply(context.Background(), Batch{From: "st-a", Ops: ops[5:10], Heads: []SignedHead{heads[19]}}); err != nil {
+		if _, err := b.Apply(context.Background(), node.Batch{From: "st-a", Ops: ops[5:10], Heads: []node.SignedHead{heads[19]}}); err != nil {
 			t.Fatalf("gap filled with the head at 20: %v", err)
 		}
 		if seq, _ := b.ChainTip(a.Origin()); seq != 20 {
@@ -353,12 +342,12 @@ func TestApply_HeadsOfSeveralOrigins(t *testing.T) {
 	link{s2, hub}.pull(t)
 	mustWrite(t, hub, note("c1", "县里批示", "hub-staff"))
 	entries, _ := readFeed(t, hub, 0, "city")
-	heads := []SignedHead{s1.Head(), s2.Head(), hub.Head()}
-	res, err := city.Apply(context.Background(), Batch{From: "hub", Ops: incoming(t, entries), Heads: heads})
+	heads := []node.SignedHead{s1.Head(), s2.Head(), hub.Head()}
+	res, err := city.Apply(context.Background(), node.Batch{From: "hub", Ops: incoming(t, entries), Heads: heads})
 	if err != nil || res.Applied != 3 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	for i, r := range []*Replica{s1, s2, hub} {
+	for i, r := range []*node.Replica{s1, s2, hub} {
 		if err := city.VerifyHead(heads[i], r.PublicKey()); err != nil {
 			t.Fatalf("head of %s: %v", r.Origin(), err)
 		}

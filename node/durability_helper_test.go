@@ -5,6 +5,7 @@ package node_test
 // replica must hold after a crash. Both use the public API only.
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -426,7 +427,7 @@ func checkDurable(ctx context.Context, r durView, want durWant) (feed []node.Fee
 	var remoteOps uint64
 	for _, o := range origins {
 		idx := byOrigin[o]
-		slices.SortFunc(idx, func(a, b int) int { return int(ops[a].Dot.Seq) - int(ops[b].Dot.Seq) })
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(ops[a].Dot.Seq, ops[b].Dot.Seq) })
 		var h cases.Hash
 		for k, i := range idx {
 			if ops[i].Dot.Seq != uint64(k+1) {

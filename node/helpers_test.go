@@ -1,4 +1,4 @@
-package node
+package node_test
 
 // Shared helpers of the replica tests (apply_test.go, scope_test.go, import_test.go,
 // chain_test.go). They drive replicas only through the public API: Open, Write, WriteBatch,
@@ -20,6 +20,7 @@ import (
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/cases/regions"
 	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/node"
 )
 
 // Region codes used by the tests (2023 edition; checked in TestHelpers_RegionCodes).
@@ -48,23 +49,30 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // openTestReplica opens a replica on its own in-memory filesystem and closes it at the end
 // of the test.
-func openTestReplica(t testing.TB, id, region string) *Replica {
+func openTestReplica(t testing.TB, id, region string) *node.Replica {
 	t.Helper()
-	r, _ := openTestReplicaFS(t, vfs.NewMem(), id, region)
-	return r
+	return openTestReplicaFS(t, vfs.NewMem(), id, region)
 }
 
 // openTestReplicaFS opens (or reopens) the replica in "db" on fs with an injected clock.
-func openTestReplicaFS(t testing.TB, fs vfs.FS, id, region string) (*Replica, *testClock) {
+func openTestReplicaFS(t testing.TB, fs vfs.FS, id, region string) *node.Replica {
 	t.Helper()
 	clk := &testClock{}
 	clk.ms.Store(testBaseTime + 30*24*3600*1000)
-	r, err := Open("db", Options{NodeID: id, Region: region, FS: fs, Now: clk.now, Logger: quietLogger()})
+	return openTestReplicaOpts(t, fs, node.Options{NodeID: id, Region: region, Now: clk.now})
+}
+
+// openTestReplicaOpts opens the replica in "db" on fs with opts and a quiet logger, and
+// closes it at the end of the test.
+func openTestReplicaOpts(t testing.TB, fs vfs.FS, opts node.Options) *node.Replica {
+	t.Helper()
+	opts.FS, opts.Logger = fs, quietLogger()
+	r, err := node.Open("db", opts)
 	if err != nil {
-		t.Fatalf("open %s: %v", id, err)
+		t.Fatalf("open %s: %v", opts.NodeID, err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
-	return r, clk
+	return r
 }
 
 // residentID returns a valid 18-digit resident ID registered in county region6, made with
@@ -87,14 +95,14 @@ func jsonInt(v int64) json.RawMessage { return json.RawMessage(fmt.Sprint(v)) }
 
 // registration returns a valid registration of case id in region (a 12- or 9-digit code),
 // received at receivedAt (ms; 0 means testBaseTime).
-func registration(id, region, author string, receivedAt int64) Change {
+func registration(id, region, author string, receivedAt int64) node.Change {
 	if receivedAt == 0 {
 		receivedAt = testBaseTime
 	}
 	persons, _ := json.Marshal([]cases.Person{{
 		Name: "张三", IDNumber: residentID(region, len(id)+int(id[len(id)-1])), Phone: "13812345678",
 	}})
-	return Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: []cases.LocalWrite{
+	return node.Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: []cases.LocalWrite{
 		{Field: "kind", Action: cases.Set, JSON: jsonString(cases.MatterPetition)},
 		{Field: "region", Action: cases.Set, JSON: jsonString(region)},
 		{Field: "petitioners", Action: cases.Set, JSON: persons},
@@ -106,19 +114,19 @@ func registration(id, region, author string, receivedAt int64) Change {
 }
 
 // edit returns a change setting one string field of case id.
-func edit(id, field, value, author string) Change {
-	return Change{Case: id, Kind: cases.KindEdit, Author: author,
+func edit(id, field, value, author string) node.Change {
+	return node.Change{Case: id, Kind: cases.KindEdit, Author: author,
 		Writes: []cases.LocalWrite{{Field: field, Action: cases.Set, JSON: jsonString(value)}}}
 }
 
 // note returns a change appending a note to case id.
-func note(id, text, author string) Change {
+func note(id, text, author string) node.Change {
 	b, _ := json.Marshal(cases.Note{Text: text})
-	return Change{Case: id, Kind: cases.KindNote, Author: author,
+	return node.Change{Case: id, Kind: cases.KindNote, Author: author,
 		Writes: []cases.LocalWrite{{Field: "notes", Action: cases.Append, JSON: b}}}
 }
 
-func mustWrite(t testing.TB, r *Replica, c Change) cases.Op {
+func mustWrite(t testing.TB, r *node.Replica, c node.Change) cases.Op {
 	t.Helper()
 	op, err := r.Write(context.Background(), c)
 	if err != nil {
@@ -128,7 +136,7 @@ func mustWrite(t testing.TB, r *Replica, c Change) cases.Op {
 }
 
 // mustWriteAll writes changes in batches of 500 and fails on any refused change.
-func mustWriteAll(t testing.TB, r *Replica, changes []Change) {
+func mustWriteAll(t testing.TB, r *node.Replica, changes []node.Change) {
 	t.Helper()
 	for len(changes) > 0 {
 		n := min(len(changes), 500)
@@ -147,7 +155,7 @@ func mustWriteAll(t testing.TB, r *Replica, changes []Change) {
 
 // readFeed returns every entry of r's feed after `after`, skipping ops from skipVia, read
 // in pages of 7 (a page size that does not divide the test sizes, to exercise resumption).
-func readFeed(t testing.TB, r *Replica, after uint64, skipVia string) (entries []FeedEntry, next uint64) {
+func readFeed(t testing.TB, r *node.Replica, after uint64, skipVia string) (entries []node.FeedEntry, next uint64) {
 	t.Helper()
 	next = after
 	for {
@@ -164,15 +172,15 @@ func readFeed(t testing.TB, r *Replica, after uint64, skipVia string) (entries [
 }
 
 // incoming decodes feed entries into ops to apply elsewhere, the way sync does.
-func incoming(t testing.TB, entries []FeedEntry) []Incoming {
+func incoming(t testing.TB, entries []node.FeedEntry) []node.Incoming {
 	t.Helper()
-	out := make([]Incoming, 0, len(entries))
+	out := make([]node.Incoming, 0, len(entries))
 	for _, e := range entries {
 		op, err := cases.DecodeOp(e.Raw)
 		if err != nil {
 			t.Fatalf("decode feed %d: %v", e.Pos, err)
 		}
-		out = append(out, Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
+		out = append(out, node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
 	}
 	return out
 }
@@ -180,11 +188,11 @@ func incoming(t testing.TB, entries []FeedEntry) []Incoming {
 // link is one direction of a replication session: dst pulls src's feed from its checkpoint,
 // never taking back the ops it sent (skipVia = dst's node id).
 type link struct {
-	src, dst *Replica
+	src, dst *node.Replica
 }
 
 // pull moves everything new in src's feed to dst in one batch and returns what Apply did.
-func (l link) pull(t testing.TB) Result {
+func (l link) pull(t testing.TB) node.Result {
 	t.Helper()
 	from := l.src.Origin().Node
 	cp, err := l.dst.PeerCheckpoint(from)
@@ -196,9 +204,9 @@ func (l link) pull(t testing.TB) Result {
 		after = 0
 	}
 	entries, next := readFeed(t, l.src, after, l.dst.Origin().Node)
-	res, err := l.dst.Apply(context.Background(), Batch{
-		From: from, Ops: incoming(t, entries), Heads: []SignedHead{l.src.Head()},
-		Checkpoint: &Checkpoint{Epoch: l.src.Epoch(), Pos: next},
+	res, err := l.dst.Apply(context.Background(), node.Batch{
+		From: from, Ops: incoming(t, entries), Heads: []node.SignedHead{l.src.Head()},
+		Checkpoint: &node.Checkpoint{Epoch: l.src.Epoch(), Pos: next},
 	})
 	if err != nil {
 		t.Fatalf("apply %s → %s: %v", from, l.dst.Origin().Node, err)
@@ -207,14 +215,14 @@ func (l link) pull(t testing.TB) Result {
 }
 
 // exchange syncs a and b both ways.
-func exchange(t testing.TB, a, b *Replica) {
+func exchange(t testing.TB, a, b *node.Replica) {
 	t.Helper()
 	link{a, b}.pull(t)
 	link{b, a}.pull(t)
 }
 
 // mustCase returns the folded case id.
-func mustCase(t testing.TB, r *Replica, id string) *cases.Case {
+func mustCase(t testing.TB, r *node.Replica, id string) *cases.Case {
 	t.Helper()
 	c, _, err := r.Case(id)
 	if err != nil {
@@ -257,28 +265,8 @@ func sortedNames[V any](m map[string]V) []string {
 	return out
 }
 
-// allCaseIDs lists every case of r (newest first) through List.
-func allCaseIDs(t testing.TB, r *Replica) []string {
-	t.Helper()
-	var ids []string
-	q := Query{Limit: 1000}
-	for {
-		p, err := r.List(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range p.Cases {
-			ids = append(ids, c.ID)
-		}
-		if p.Next == nil {
-			return ids
-		}
-		q.Cursor = p.Next
-	}
-}
-
 // requireSameCases fails unless a and b hold the same cases, field for field.
-func requireSameCases(t testing.TB, a, b *Replica, ids ...string) {
+func requireSameCases(t testing.TB, a, b *node.Replica, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		da, db := digest(mustCase(t, a, id)), digest(mustCase(t, b, id))
@@ -310,7 +298,7 @@ func chainHashOf(raws [][]byte) cases.Hash {
 }
 
 // opsOf returns the ops of origin o in r's feed, in seq order, as raw bytes.
-func opsOf(t testing.TB, r *Replica, o crdt.Origin) [][]byte {
+func opsOf(t testing.TB, r *node.Replica, o crdt.Origin) [][]byte {
 	t.Helper()
 	entries, _ := readFeed(t, r, 0, "")
 	var out [][]byte

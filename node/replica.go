@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,6 +154,14 @@ func Open(dir string, opts Options) (*Replica, error) {
 		return nil, fmt.Errorf("open replica: %w", err)
 	}
 	opts.ensureDefaults()
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	if opts.NodeID != "" && !storeExists(opts.FS, dir) {
+		if err := createStore(dir, opts); err != nil {
+			return nil, fmt.Errorf("create store %s: %w", dir, err)
+		}
+	}
 	db, err := pebble.Open(dir, pebbleOptions(&opts))
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %s: %w", dir, err)
@@ -164,6 +173,54 @@ func Open(dir string, opts Options) (*Replica, error) {
 		return nil, fmt.Errorf("open replica %s: %w", dir, err)
 	}
 	return r, nil
+}
+
+func storeExists(fs vfs.FS, dir string) bool {
+	desc, err := pebble.Peek(dir, fs)
+	return err == nil && desc.Exists
+}
+
+// createStore makes a new store with its identity in a directory beside dir and renames it
+// into place once everything is synced, so that a power cut during creation leaves either no
+// store or a whole one, never a store that cannot be opened.
+func createStore(dir string, opts Options) error {
+	fs := opts.FS
+	tmp := dir + ".creating"
+	if err := fs.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := fs.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	db, err := pebble.Open(tmp, pebbleOptions(&opts))
+	if err != nil {
+		return err
+	}
+	r := &Replica{opts: opts, db: db}
+	if err := r.initStore(); err != nil {
+		_ = db.Close()
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if ls, err := fs.List(dir); err == nil {
+		if len(ls) > 0 {
+			return fmt.Errorf("%s exists, is not empty and holds no store", dir)
+		}
+		if err := fs.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := fs.Rename(tmp, dir); err != nil {
+		return err
+	}
+	parent, err := fs.OpenDir(filepath.Dir(dir))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	return parent.Sync()
 }
 
 // pebbleOptions are the Pebble settings of every replica; BENCHMARKS.md quotes them.

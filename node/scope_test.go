@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/cases/regions"
 	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/node"
 )
 
 // scopeItem is what a scope feed entry says, in comparable form: the op's dot and case, or
@@ -23,7 +24,7 @@ type scopeItem struct {
 
 // readScope reads a whole scope feed after `after` in pages of limit, checking that the
 // counter is dense and that next resumes exactly, and returns its items.
-func readScope(t testing.TB, r *Replica, scope string, after uint64, limit int, skipVia string, stats *ReadStats) []scopeItem {
+func readScope(t testing.TB, r *node.Replica, scope string, after uint64, limit int, skipVia string, stats *node.ReadStats) []scopeItem {
 	t.Helper()
 	var items []scopeItem
 	next := after
@@ -70,7 +71,7 @@ func readScope(t testing.TB, r *Replica, scope string, after uint64, limit int, 
 }
 
 // historyItems lists a case's ops as scope items, in arrival order.
-func historyItems(t testing.TB, r *Replica, id string) []scopeItem {
+func historyItems(t testing.TB, r *node.Replica, id string) []scopeItem {
 	t.Helper()
 	_, h, err := r.Case(id)
 	if err != nil {
@@ -122,16 +123,16 @@ func TestScopeFeed_RegionScopes(t *testing.T) {
 		return items
 	}
 	for scope, want := range map[string][]scopeItem{
-		ScopeOfRegion(villageA):                            h("v1"),
-		ScopeOfRegion(villageA2):                           h("v2"),
-		ScopeOfRegion(townA):                               byFeed(h("v1", "v2")),
-		ScopeOfRegion(villageB):                            h("v3"),
-		ScopeOfRegion(townB):                               h("v3"),
-		ScopeOfRegion(townC):                               h("t5"),
-		ScopeOfRegion(testCounty):                          nil, // the hub's own region: it holds everything anyway
-		ScopeOfRegion(otherVillage):                        nil, // not below the hub's region
-		ScopeOfRegion(otherCounty[:6] + otherVillage[6:9]): nil,
-		ScopeOfStation("st-x"):                             nil,
+		node.ScopeOfRegion(villageA):                            h("v1"),
+		node.ScopeOfRegion(villageA2):                           h("v2"),
+		node.ScopeOfRegion(townA):                               byFeed(h("v1", "v2")),
+		node.ScopeOfRegion(villageB):                            h("v3"),
+		node.ScopeOfRegion(townB):                               h("v3"),
+		node.ScopeOfRegion(townC):                               h("t5"),
+		node.ScopeOfRegion(testCounty):                          nil, // the hub's own region: it holds everything anyway
+		node.ScopeOfRegion(otherVillage):                        nil, // not below the hub's region
+		node.ScopeOfRegion(otherCounty[:6] + otherVillage[6:9]): nil,
+		node.ScopeOfStation("st-x"):                             nil,
 	} {
 		for _, limit := range []int{1, 2, 1000} {
 			requireItems(t, fmt.Sprintf("scope %s (limit %d)", scope, limit), readScope(t, hub, scope, 0, limit, "", nil), want)
@@ -141,7 +142,7 @@ func TestScopeFeed_RegionScopes(t *testing.T) {
 		}
 	}
 	// Resuming after any returned N gives exactly the rest.
-	scope := ScopeOfRegion(townA)
+	scope := node.ScopeOfRegion(townA)
 	all := readScope(t, hub, scope, 0, 1000, "", nil)
 	for after := range uint64(len(all) + 1) {
 		requireItems(t, fmt.Sprintf("resume after %d", after), readScope(t, hub, scope, after, 2, "", nil), all[after:])
@@ -153,11 +154,11 @@ func TestScopeFeed_RegionScopes(t *testing.T) {
 	// A township station indexes only the village level below it.
 	st := openTestReplica(t, "st-a", townA)
 	link{hub, st}.pull(t)
-	requireItems(t, "station's village scope", readScope(t, st, ScopeOfRegion(villageA), 0, 10, "", nil), h("v1"))
-	if n := st.ScopeSeq(ScopeOfRegion(townA)); n != 0 {
+	requireItems(t, "station's village scope", readScope(t, st, node.ScopeOfRegion(villageA), 0, 10, "", nil), h("v1"))
+	if n := st.ScopeSeq(node.ScopeOfRegion(townA)); n != 0 {
 		t.Fatalf("a township station indexed its own township scope: %d entries", n)
 	}
-	if n := st.ScopeSeq(ScopeOfRegion(villageB)); n != 0 {
+	if n := st.ScopeSeq(node.ScopeOfRegion(villageB)); n != 0 {
 		t.Fatalf("a station of %s indexed %s: %d entries", townA, villageB, n)
 	}
 }
@@ -171,35 +172,35 @@ func TestScopeFeed_CaseEntersAndLeaves(t *testing.T) {
 	mustWrite(t, hub, note("c1", "走访", "alice"))
 	mustWrite(t, hub, registration("c2", villageA, "alice", 0))
 	mustWrite(t, hub, edit("c1", "category", "劳动社保", "alice"))
-	oldVillage, oldTown := hub.ScopeSeq(ScopeOfRegion(villageA)), hub.ScopeSeq(ScopeOfRegion(townA))
+	oldVillage, oldTown := hub.ScopeSeq(node.ScopeOfRegion(villageA)), hub.ScopeSeq(node.ScopeOfRegion(townA))
 
 	mustWrite(t, hub, edit("c1", "region", villageB, "alice")) // to another township
-	for _, s := range []string{ScopeOfRegion(villageB), ScopeOfRegion(townB)} {
+	for _, s := range []string{node.ScopeOfRegion(villageB), node.ScopeOfRegion(townB)} {
 		requireItems(t, "new scope "+s, readScope(t, hub, s, 0, 3, "", nil), historyItems(t, hub, "c1"))
 	}
-	for s, after := range map[string]uint64{ScopeOfRegion(villageA): oldVillage, ScopeOfRegion(townA): oldTown} {
+	for s, after := range map[string]uint64{node.ScopeOfRegion(villageA): oldVillage, node.ScopeOfRegion(townA): oldTown} {
 		requireItems(t, "old scope "+s, readScope(t, hub, s, after, 3, "", nil), []scopeItem{{Case: "c1", Left: true}})
 	}
 	// Later ops of c1 go to its new scopes only.
 	mustWrite(t, hub, note("c1", "转溢水镇办理", "bob"))
-	if n := hub.ScopeSeq(ScopeOfRegion(villageA)); n != oldVillage+1 {
+	if n := hub.ScopeSeq(node.ScopeOfRegion(villageA)); n != oldVillage+1 {
 		t.Fatalf("old village scope grew to %d after the case left", n)
 	}
-	requireItems(t, "new village scope after another op", readScope(t, hub, ScopeOfRegion(villageB), 0, 3, "", nil), historyItems(t, hub, "c1"))
+	requireItems(t, "new village scope after another op", readScope(t, hub, node.ScopeOfRegion(villageB), 0, 3, "", nil), historyItems(t, hub, "c1"))
 
 	// Within one township: the township scope just gets the op.
-	townBefore := readScope(t, hub, ScopeOfRegion(townA), 0, 100, "", nil)
-	villageBefore := hub.ScopeSeq(ScopeOfRegion(villageA))
+	townBefore := readScope(t, hub, node.ScopeOfRegion(townA), 0, 100, "", nil)
+	villageBefore := hub.ScopeSeq(node.ScopeOfRegion(villageA))
 	op := mustWrite(t, hub, edit("c2", "region", villageA2, "alice"))
-	requireItems(t, "township scope", readScope(t, hub, ScopeOfRegion(townA), 0, 100, "", nil),
+	requireItems(t, "township scope", readScope(t, hub, node.ScopeOfRegion(townA), 0, 100, "", nil),
 		append(townBefore, scopeItem{Dot: op.Dot.String(), Case: "c2"}))
-	requireItems(t, "old village", readScope(t, hub, ScopeOfRegion(villageA), villageBefore, 100, "", nil), []scopeItem{{Case: "c2", Left: true}})
-	requireItems(t, "new village", readScope(t, hub, ScopeOfRegion(villageA2), 0, 100, "", nil), historyItems(t, hub, "c2"))
+	requireItems(t, "old village", readScope(t, hub, node.ScopeOfRegion(villageA), villageBefore, 100, "", nil), []scopeItem{{Case: "c2", Left: true}})
+	requireItems(t, "new village", readScope(t, hub, node.ScopeOfRegion(villageA2), 0, 100, "", nil), historyItems(t, hub, "c2"))
 
 	// Coming back: the whole history again (a station that dropped the case gets it whole).
-	back := hub.ScopeSeq(ScopeOfRegion(villageA))
+	back := hub.ScopeSeq(node.ScopeOfRegion(villageA))
 	mustWrite(t, hub, edit("c1", "region", villageA, "carol"))
-	requireItems(t, "back in the old village", readScope(t, hub, ScopeOfRegion(villageA), back, 100, "", nil), historyItems(t, hub, "c1"))
+	requireItems(t, "back in the old village", readScope(t, hub, node.ScopeOfRegion(villageA), back, 100, "", nil), historyItems(t, hub, "c1"))
 }
 
 // A region in conflict (two concurrent values) puts the case in the scopes of both; the
@@ -213,33 +214,33 @@ func TestScopeFeed_RegionConflictUnion(t *testing.T) {
 	mustWrite(t, b, edit("c1", "region", villageC, "bob"))
 	exchange(t, a, b)
 	exchange(t, a, b)
-	for _, r := range []*Replica{a, b} {
+	for _, r := range []*node.Replica{a, b} {
 		c := mustCase(t, r, "c1")
 		if got := c.Strings("region"); !slices.Equal(got, []string{villageB, villageC}) {
 			t.Fatalf("%s: region values %v, want a conflict", r.Origin().Node, got)
 		}
 		hist := historyItems(t, r, "c1")
-		for _, s := range []string{ScopeOfRegion(villageB), ScopeOfRegion(townB), ScopeOfRegion(villageC), ScopeOfRegion(townC)} {
+		for _, s := range []string{node.ScopeOfRegion(villageB), node.ScopeOfRegion(townB), node.ScopeOfRegion(villageC), node.ScopeOfRegion(townC)} {
 			got := readScope(t, r, s, 0, 100, "", nil)
 			if !sameSet(got, hist) {
 				t.Fatalf("%s: scope %s holds %v, want c1's whole history %v", r.Origin().Node, s, got, hist)
 			}
 		}
-		if got := readScope(t, r, ScopeOfRegion(villageA), 0, 100, "", nil); got[len(got)-1] != (scopeItem{Case: "c1", Left: true}) {
+		if got := readScope(t, r, node.ScopeOfRegion(villageA), 0, 100, "", nil); got[len(got)-1] != (scopeItem{Case: "c1", Left: true}) {
 			t.Fatalf("%s: old scope ends with %v, want a left marker", r.Origin().Node, got[len(got)-1])
 		}
 	}
-	mustWrite(t, a, Change{Case: "c1", Kind: cases.KindResolve, Author: "carol",
+	mustWrite(t, a, node.Change{Case: "c1", Kind: cases.KindResolve, Author: "carol",
 		Writes: []cases.LocalWrite{{Field: "region", Action: cases.Set, JSON: jsonString(villageB)}}})
 	exchange(t, a, b)
-	for _, r := range []*Replica{a, b} {
-		for _, s := range []string{ScopeOfRegion(villageC), ScopeOfRegion(townC)} {
+	for _, r := range []*node.Replica{a, b} {
+		for _, s := range []string{node.ScopeOfRegion(villageC), node.ScopeOfRegion(townC)} {
 			got := readScope(t, r, s, 0, 100, "", nil)
 			if got[len(got)-1] != (scopeItem{Case: "c1", Left: true}) {
 				t.Fatalf("%s: scope %s ends with %v after the resolve, want a left marker", r.Origin().Node, s, got[len(got)-1])
 			}
 		}
-		got := readScope(t, r, ScopeOfRegion(villageB), 0, 100, "", nil)
+		got := readScope(t, r, node.ScopeOfRegion(villageB), 0, 100, "", nil)
 		if !sameSet(got, historyItems(t, r, "c1")) {
 			t.Fatalf("%s: scope of the winning region %v", r.Origin().Node, got)
 		}
@@ -274,18 +275,18 @@ func TestScopeFeed_Assignee(t *testing.T) {
 	mustWrite(t, hub, registration("c1", villageA, "alice", 0))
 	mustWrite(t, hub, note("c1", "走访", "alice"))
 	mustWrite(t, hub, registration("c2", villageA, "alice", 0))
-	st7, st8 := ScopeOfStation("st-7"), ScopeOfStation("st-8")
+	st7, st8 := node.ScopeOfStation("st-7"), node.ScopeOfStation("st-8")
 	if n := hub.ScopeSeq(st7); n != 0 {
 		t.Fatalf("station scope before any assignment: %d", n)
 	}
 	mustWrite(t, hub, edit("c1", "assignee", "st-7", "alice"))
 	requireItems(t, "assigned", readScope(t, hub, st7, 0, 2, "", nil), historyItems(t, hub, "c1"))
 	// The assignment does not take the case out of its region scopes.
-	requireItems(t, "region scope keeps it", itemsOf(readScope(t, hub, ScopeOfRegion(villageA), 0, 100, "", nil), "c1"), historyItems(t, hub, "c1"))
+	requireItems(t, "region scope keeps it", itemsOf(readScope(t, hub, node.ScopeOfRegion(villageA), 0, 100, "", nil), "c1"), historyItems(t, hub, "c1"))
 	mustWrite(t, hub, note("c1", "站点已接收", "st7-user"))
 	requireItems(t, "after a note", readScope(t, hub, st7, 0, 2, "", nil), historyItems(t, hub, "c1"))
 	// A transition carrying an assignee assigns too.
-	mustWrite(t, hub, Change{Case: "c2", Author: "alice", To: cases.Assigned,
+	mustWrite(t, hub, node.Change{Case: "c2", Author: "alice", To: cases.Assigned,
 		Data: map[string]json.RawMessage{"assignee": jsonString("st-7")}})
 	requireItems(t, "assigned by a transition", itemsOf(readScope(t, hub, st7, 0, 100, "", nil), "c2"), historyItems(t, hub, "c2"))
 
@@ -300,15 +301,15 @@ func TestScopeFeed_Assignee(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ins []Incoming
+	var ins []node.Incoming
 	for _, e := range entries {
 		op, err := cases.DecodeOp(e.Raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ins = append(ins, Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
+		ins = append(ins, node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
 	}
-	if _, err := st.Apply(context.Background(), Batch{From: "hub", Ops: ins, Partial: true}); err != nil {
+	if _, err := st.Apply(context.Background(), node.Batch{From: "hub", Ops: ins, Partial: true}); err != nil {
 		t.Fatal(err)
 	}
 	requireSameCases(t, hub, st, "c1")
@@ -322,7 +323,7 @@ type syntheticOrigin struct {
 	seq uint64
 }
 
-func (s *syntheticOrigin) register(id, region string) Incoming {
+func (s *syntheticOrigin) register(id, region string) node.Incoming {
 	s.seq++
 	op := cases.Op{
 		Dot: crdt.Dot{Origin: s.o, Seq: s.seq}, Stamp: crdt.Timestamp{Wall: testBaseTime + int64(s.seq)},
@@ -335,14 +336,24 @@ func (s *syntheticOrigin) register(id, region string) Incoming {
 		},
 	}
 	op.Normalize()
-	return Incoming{Op: op}
+	return node.Incoming{Op: op}
 }
 
-func applyAll(t testing.TB, r *Replica, from string, ins []Incoming) {
+func (s *syntheticOrigin) note(id string) node.Incoming {
+	s.seq++
+	op := cases.Op{
+		Dot: crdt.Dot{Origin: s.o, Seq: s.seq}, Stamp: crdt.Timestamp{Wall: testBaseTime + int64(s.seq)},
+		Case: id, Kind: cases.KindNote, Author: "gen",
+		Writes: []cases.Write{{Field: "notes", Action: cases.Append, Value: cases.EncodeNote(cases.Note{Text: "走访", Kind: "note"})}},
+	}
+	return node.Incoming{Op: op}
+}
+
+func applyAll(t testing.TB, r *node.Replica, from string, ins []node.Incoming) {
 	t.Helper()
 	for len(ins) > 0 {
 		n := min(len(ins), 2000)
-		res, err := r.Apply(context.Background(), Batch{From: from, Ops: ins[:n]})
+		res, err := r.Apply(context.Background(), node.Batch{From: from, Ops: ins[:n]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +391,7 @@ func TestScopeFeed_ReadsProportionalToScope(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	// 50 target cases among 1,950 others, interleaved so that the target's ops are spread
 	// over the whole feed.
-	var ins []Incoming
+	var ins []node.Incoming
 	var targetIDs []string
 	order := rng.Perm(target + scopes*perScope)
 	for _, k := range order {
@@ -398,9 +409,9 @@ func TestScopeFeed_ReadsProportionalToScope(t *testing.T) {
 		mustWrite(t, hub, note(id, "县里已阅", "hub-staff"))
 	}
 
-	scope := ScopeOfRegion(villageA)
+	scope := node.ScopeOfRegion(villageA)
 	read := func() (items []scopeItem, keys int) {
-		var st ReadStats
+		var st node.ReadStats
 		items = readScope(t, hub, scope, 0, 16, "", &st)
 		return items, st.KeysRead
 	}
@@ -430,16 +441,21 @@ func TestScopeFeed_ReadsProportionalToScope(t *testing.T) {
 		t.Fatalf("reading a scope of %d entries read %d keys, not far below the %d ops held", len(items), keys, total)
 	}
 	// Another small scope: the same proportion.
-	var st ReadStats
-	other := readScope(t, hub, ScopeOfRegion(others[7]), 0, 16, "", &st)
+	var st node.ReadStats
+	other := readScope(t, hub, node.ScopeOfRegion(others[7]), 0, 16, "", &st)
 	if len(other) != perScope || st.KeysRead > 2*len(other)+8 {
 		t.Fatalf("scope %s: %d entries, %d keys read", others[7], len(other), st.KeysRead)
 	}
 
-	// Every other scope grows tenfold; the read of the target scope costs the same.
+	// Every other scope grows tenfold (new cases and notes on the old ones); the read of the
+	// target scope costs the same.
 	ins = ins[:0]
 	for k := range 9 * scopes * perScope {
-		ins = append(ins, gen.register(fmt.Sprintf("g%02d-%05d", k%scopes, k/scopes), others[k%scopes]))
+		if k%3 == 0 {
+			ins = append(ins, gen.register(fmt.Sprintf("g%02d-%05d", k%scopes, k/scopes), others[k%scopes]))
+		} else {
+			ins = append(ins, gen.note(fmt.Sprintf("o%02d-%04d", k%scopes, (k/scopes)%perScope)))
+		}
 	}
 	applyAll(t, hub, "st-gen", ins)
 	grown := hub.Status().FeedSeq
@@ -452,7 +468,7 @@ func TestScopeFeed_ReadsProportionalToScope(t *testing.T) {
 	if keys2 != keys {
 		t.Fatalf("keys read grew from %d to %d when other scopes grew tenfold", keys, keys2)
 	}
-	if n := hub.ScopeSeq(ScopeOfRegion(others[7])); n != 10*perScope {
+	if n := hub.ScopeSeq(node.ScopeOfRegion(others[7])); n != 10*perScope {
 		t.Fatalf("other scope holds %d entries, want %d", n, 10*perScope)
 	}
 }
@@ -460,7 +476,7 @@ func TestScopeFeed_ReadsProportionalToScope(t *testing.T) {
 // List by state pages with cursors and covers every matching case exactly once.
 func TestList_StatePages(t *testing.T) {
 	hub := openTestReplica(t, "hub", testCounty)
-	var changes []Change
+	var changes []node.Change
 	for i := range 28 {
 		region := villageA
 		if i%3 == 0 {
@@ -473,10 +489,10 @@ func TestList_StatePages(t *testing.T) {
 	for i := 0; i < 28; i += 6 {
 		id := fmt.Sprintf("c%02d", i)
 		accepted[id] = true
-		mustWrite(t, hub, Change{Case: id, Author: "alice", To: cases.Accepted,
+		mustWrite(t, hub, node.Change{Case: id, Author: "alice", To: cases.Accepted,
 			Data: map[string]json.RawMessage{"notice_at": jsonInt(testBaseTime + 3600_000)}})
 	}
-	list := func(q Query) []string {
+	list := func(q node.Query) []string {
 		t.Helper()
 		var ids []string
 		for pages := 0; ; pages++ {
@@ -500,13 +516,13 @@ func TestList_StatePages(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		q    Query
+		q    node.Query
 		want func(id string, i int) bool
 	}{
-		{Query{State: "REGISTERED"}, func(id string, i int) bool { return !accepted[id] }},
-		{Query{State: "ACCEPTED"}, func(id string, i int) bool { return accepted[id] }},
-		{Query{State: "REGISTERED", Region: townB}, func(id string, i int) bool { return !accepted[id] && i%3 == 0 }},
-		{Query{State: "CLOSED"}, func(string, int) bool { return false }},
+		{node.Query{State: "REGISTERED"}, func(id string, i int) bool { return !accepted[id] }},
+		{node.Query{State: "ACCEPTED"}, func(id string, i int) bool { return accepted[id] }},
+		{node.Query{State: "REGISTERED", Region: townB}, func(id string, i int) bool { return !accepted[id] && i%3 == 0 }},
+		{node.Query{State: "CLOSED"}, func(string, int) bool { return false }},
 	} {
 		var want []string
 		for i := range 28 {
@@ -529,11 +545,11 @@ func TestList_StatePages(t *testing.T) {
 			}
 		}
 	}
-	p, err := hub.List(Query{State: "REGISTERED", Limit: 2})
+	p, err := hub.List(node.Query{State: "REGISTERED", Limit: 2})
 	if err != nil || p.Next == nil {
 		t.Fatal(err)
 	}
-	if _, err := hub.List(Query{State: "ACCEPTED", Cursor: p.Next}); err == nil {
+	if _, err := hub.List(node.Query{State: "ACCEPTED", Cursor: p.Next}); err == nil {
 		t.Fatal("a cursor of another query was accepted")
 	}
 }
@@ -551,7 +567,7 @@ func TestList_RecentFirst(t *testing.T) {
 	want := []string{"c7", "c3", "c9", "c8", "c6", "c5", "c4", "c2", "c1", "c0"}
 	for _, limit := range []int{1000, 1, 3, 4} {
 		var got []string
-		q := Query{Limit: limit}
+		q := node.Query{Limit: limit}
 		for pages := 0; ; pages++ {
 			if pages > 20 {
 				t.Fatal("pages never end")
@@ -585,10 +601,10 @@ func TestList_DueBefore(t *testing.T) {
 		mustWrite(t, hub, registration(id, villageA, "alice", received[id]))
 	}
 	// c2 accepted on day 10: due 60 days later. c6 closed: no deadline.
-	mustWrite(t, hub, Change{Case: "c2", Author: "alice", To: cases.Accepted,
+	mustWrite(t, hub, node.Change{Case: "c2", Author: "alice", To: cases.Accepted,
 		Data: map[string]json.RawMessage{"notice_at": jsonInt(testBaseTime + 10*day)}})
-	mustWrite(t, hub, Change{Case: "c6", Author: "alice", To: cases.NotAccepted})
-	mustWrite(t, hub, Change{Case: "c6", Author: "alice", To: cases.Closed,
+	mustWrite(t, hub, node.Change{Case: "c6", Author: "alice", To: cases.NotAccepted})
+	mustWrite(t, hub, node.Change{Case: "c6", Author: "alice", To: cases.Closed,
 		Data: map[string]json.RawMessage{"close_reason": jsonString("不予受理")}})
 
 	for _, tc := range []struct {
@@ -602,7 +618,7 @@ func TestList_DueBefore(t *testing.T) {
 		for _, limit := range []int{1000, 2} {
 			var got []string
 			var dues []int64
-			q := Query{DueBefore: testBaseTime + tc.before*day, Limit: limit}
+			q := node.Query{DueBefore: testBaseTime + tc.before*day, Limit: limit}
 			for {
 				p, err := hub.List(q)
 				if err != nil {

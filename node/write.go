@@ -120,12 +120,16 @@ func (a *applier) local(ch *Change) (cases.Op, error) {
 	c := a.chain(a.r.origin)
 	op := cases.Op{
 		Dot:      crdt.Dot{Origin: a.r.origin, Seq: c.Seq + 1},
-		Stamp:    a.r.clock.Now(a.now),
+		Stamp:    a.clock.Now(a.now),
 		Case:     ch.Case,
 		Kind:     kind,
 		Author:   ch.Author,
 		Writes:   ws,
 		Observed: observed,
+	}
+	if err := op.WellFormed(); err != nil {
+		// Only a base naming dots this replica has not written yet can do this.
+		return cases.Op{}, &cases.FieldError{Field: "base", Code: "base", Zh: "所依据的版本无效", En: err.Error()}
 	}
 	if err := a.store(&op, op.Encode(), cases.Meta{}, ""); err != nil {
 		return cases.Op{}, err
