@@ -336,3 +336,35 @@ func TestImportJSONL_ResumesAfterInterruption(t *testing.T) {
 	}
 	requireImported(t, r, expectedCases(t, data))
 }
+
+// A ledger grows: the same file with lines appended imports only the new lines.
+func TestImportJSONL_GrownFileImportsOnlyNewLines(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "small.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.Index(data, []byte("\n")) + 1
+	for i := 1; i < 10; i++ { // the first 10 lines
+		cut += bytes.Index(data[cut:], []byte("\n")) + 1
+	}
+	r := openTestReplica(t, "st-import", "")
+	first := importBytes(t, r, data[:cut], node.ImportOptions{BatchSize: 4})
+	if first.Ops != 10 {
+		t.Fatalf("first half: %+v", first)
+	}
+	all := importBytes(t, r, data, node.ImportOptions{BatchSize: 4})
+	if all.Skipped != 10 || all.Ops != 10 || len(all.Rejected) != 0 {
+		t.Fatalf("grown file: %+v, want the first 10 lines skipped and 10 written", all)
+	}
+	if got := r.Status().FeedSeq; got != 20 {
+		t.Fatalf("feed %d, want 20", got)
+	}
+	requireImported(t, r, expectedCases(t, data))
+
+	// A different file that happens to start the same way is not mistaken for it.
+	other := append(append([]byte(nil), data[:cut]...), []byte(`{"kind":"note","id":"c00000001","note":{"at":1767225904404,"author":"网格员121","text":"另一份文件"}}`+"\n")...)
+	rep := importBytes(t, r, other, node.ImportOptions{})
+	if rep.Skipped != 10 || rep.Ops != 1 {
+		t.Fatalf("file sharing the first 10 lines: %+v, want 10 skipped and 1 written", rep)
+	}
+}

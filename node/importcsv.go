@@ -45,8 +45,9 @@ func (r *Replica) ImportCSV(ctx context.Context, data io.ReaderAt, size int64, o
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("read csv: %w", err)
 	}
-	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // Excel writes a BOM
-	cr := csv.NewReader(bytes.NewReader(raw))
+	body := bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // Excel writes a BOM
+	bom := int64(len(raw) - len(body))
+	cr := csv.NewReader(bytes.NewReader(body))
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
@@ -65,17 +66,18 @@ func (r *Replica) ImportCSV(ctx context.Context, data io.ReaderAt, size int64, o
 		err    error // a malformed row, reported against its number
 	}
 	n := 1
-	next := func() (int, row, error) {
+	next := func() (int, row, int64, error) {
 		rec, err := cr.Read()
+		end := bom + cr.InputOffset()
 		if err == io.EOF {
-			return 0, row{}, io.EOF
+			return 0, row{}, end, io.EOF
 		}
 		n++
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return n, row{err: err}, nil
+			return n, row{err: err}, end, nil
 		}
-		return n, row{fields: rec}, err
+		return n, row{fields: rec}, end, err
 	}
 	parse := func(x row) (Change, bool, error) {
 		if x.err != nil {

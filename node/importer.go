@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -50,16 +51,25 @@ const maxRejectedKept = 1000
 func (r *Replica) ImportJSONL(ctx context.Context, data io.ReaderAt, size int64, opts ImportOptions) (ImportReport, error) {
 	sc := bufio.NewScanner(io.NewSectionReader(data, 0, size))
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	var advance, end int64
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		n, tok, err := bufio.ScanLines(data, atEOF)
+		if tok != nil {
+			advance = int64(n)
+		}
+		return n, tok, err
+	})
 	line := 0
-	next := func() (int, []byte, error) {
+	next := func() (int, []byte, int64, error) {
 		if !sc.Scan() {
 			if err := sc.Err(); err != nil {
-				return 0, nil, fmt.Errorf("read line %d: %w", line+1, err)
+				return 0, nil, end, fmt.Errorf("read line %d: %w", line+1, err)
 			}
-			return 0, nil, io.EOF
+			return 0, nil, end, io.EOF
 		}
 		line++
-		return line, sc.Bytes(), nil
+		end += advance
+		return line, sc.Bytes(), end, nil
 	}
 	parse := func(text []byte) (Change, bool, error) {
 		text = bytes.TrimSpace(text)
@@ -79,34 +89,45 @@ func (o ImportOptions) author() string {
 	return o.Author
 }
 
-// importRecords applies the changes parsed from a file's records in batches. An import is
-// idempotent and resumable: the number of records applied is stored atomically with each
-// batch under the file's hash, so running it again, or after a crash, continues where the
-// last synced batch ended and never writes a record twice. next returns the records with
-// their numbers (io.EOF at the end); parse turns one into a change (ok false: skip it).
+// importRecords applies the changes parsed from a file's records in batches. next returns
+// each record with its number and the file offset where it ends (io.EOF at the end); parse
+// turns one into a change (ok false: skip it).
+//
+// An import is idempotent and resumable. With each batch, in the same synced Pebble batch as
+// its ops, it stores how many records are done, the offset they end at and the SHA-256 of the
+// file up to there, keyed by the hash of the file's first line. A later import of a file that
+// starts with those same bytes — the same file again, or after a crash, or the file with
+// lines appended — skips them and writes only what follows.
 func importRecords[T any](ctx context.Context, r *Replica, data io.ReaderAt, size int64, opts ImportOptions,
-	next func() (int, T, error), parse func(T) (Change, bool, error)) (ImportReport, error) {
+	next func() (int, T, int64, error), parse func(T) (Change, bool, error)) (ImportReport, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
 	}
-	sum, err := hashReader(io.NewSectionReader(data, 0, size))
+	start, err := importStart(r, data, size)
 	if err != nil {
-		return ImportReport{}, fmt.Errorf("hash import file: %w", err)
+		return ImportReport{}, err
 	}
-	progressKey := "import/" + sum
-	done := uint64(0)
-	if v, err := r.getMeta(progressKey); err == nil && len(v) == 8 {
-		done = binary.BigEndian.Uint64(v)
+	keyPrefix, err := importKeyPrefix(data, size)
+	if err != nil {
+		return ImportReport{}, err
 	}
+	progressKey := keyPrefix + fmt.Sprintf("%016x", randomUint64())
+	prefixHash := sha256.New()
+	var hashed int64
 	var rep ImportReport
 	var batch []Change
 	var numbers []int
-	last := 0
+	last, lastEnd := 0, int64(0)
 	flush := func() error {
-		if len(batch) == 0 {
+		if len(batch) == 0 && lastEnd <= hashed {
 			return nil
 		}
-		_, errs, err := r.WriteBatch(ctx, batch, &Progress{Key: progressKey, Value: be64(nil, uint64(last))})
+		if _, err := io.Copy(prefixHash, io.NewSectionReader(data, hashed, lastEnd-hashed)); err != nil {
+			return fmt.Errorf("hash import file: %w", err)
+		}
+		hashed = lastEnd
+		v := be64(be64(nil, uint64(last)), uint64(lastEnd))
+		_, errs, err := r.WriteBatch(ctx, batch, &Progress{Key: progressKey, Value: prefixHash.Sum(v)})
 		if err != nil {
 			return err
 		}
@@ -124,16 +145,16 @@ func importRecords[T any](ctx context.Context, r *Replica, data io.ReaderAt, siz
 		return nil
 	}
 	for {
-		n, rec, err := next()
+		n, rec, end, err := next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return rep, err
 		}
-		last = n
+		last, lastEnd = n, end
 		rep.Lines++
-		if uint64(n) <= done {
+		if end <= start {
 			rep.Skipped++
 			continue
 		}
@@ -153,24 +174,66 @@ func importRecords[T any](ctx context.Context, r *Replica, data io.ReaderAt, siz
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return rep, fmt.Errorf("import record %d: %w", last, err)
+	if lastEnd > start {
+		if err := flush(); err != nil {
+			return rep, fmt.Errorf("import record %d: %w", last, err)
+		}
 	}
 	return rep, nil
+}
+
+// importKeyPrefix names the progress records of files that start like this one: with the
+// same first line (a JSONL record, a CSV header), which stays the same as a file grows.
+func importKeyPrefix(data io.ReaderAt, size int64) (string, error) {
+	head := make([]byte, min(size, 4096))
+	if _, err := data.ReadAt(head, 0); err != nil && err != io.EOF {
+		return "", fmt.Errorf("read import file: %w", err)
+	}
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i+1]
+	}
+	h := sha256.Sum256(head)
+	return "import/" + hex.EncodeToString(h[:12]) + "/", nil
+}
+
+// importStart returns the offset up to which this file was already imported: the longest
+// recorded prefix whose hash matches the file's first bytes.
+func importStart(r *Replica, data io.ReaderAt, size int64) (int64, error) {
+	keyPrefix, err := importKeyPrefix(data, size)
+	if err != nil {
+		return 0, err
+	}
+	var best int64
+	err = r.scanMeta(keyPrefix, func(_, v []byte) error {
+		if len(v) != 16+sha256.Size {
+			return nil
+		}
+		end := int64(binary.BigEndian.Uint64(v[8:16]))
+		if end <= best || end > size {
+			return nil
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(data, 0, end)); err != nil {
+			return fmt.Errorf("hash import file: %w", err)
+		}
+		if bytes.Equal(h.Sum(nil), v[16:]) {
+			best = end
+		}
+		return nil
+	})
+	return best, err
+}
+
+func randomUint64() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
 }
 
 func (rep *ImportReport) reject(line int, err error) {
 	if len(rep.Rejected) < maxRejectedKept {
 		rep.Rejected = append(rep.Rejected, LineError{Line: line, Err: err})
 	}
-}
-
-func hashReader(rd io.Reader) (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, rd); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // workloadLine is one line of the workload JSONL.

@@ -511,3 +511,19 @@ func (r *Replica) DebugTableSizes() map[string]int64 {
 	}
 	return out
 }
+
+// scanMeta calls fn with each meta entry whose name starts with prefix.
+func (r *Replica) scanMeta(prefix string, fn func(name, value []byte) error) error {
+	p := metaKey(prefix)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(it.Key()[1:], it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
