@@ -77,10 +77,15 @@ func genValue(t *rapid.T, label string, depth int) []byte {
 	return slices.Clone(w.Bytes())
 }
 
+// genID draws an id as cases.ValidID allows: no spaces, control characters or '/'.
+func genID() *rapid.Generator[string] {
+	return rapid.StringMatching(`[A-Za-z0-9_.:-]{1,30}|[网格员站点竹山县]{1,8}[0-9]{0,4}`)
+}
+
 func genDot(t *rapid.T, label string) crdt.Dot {
 	return crdt.Dot{
 		Origin: crdt.Origin{
-			Node:        rapid.StringN(1, 40, cases.MaxIDLen).Draw(t, label+" node"),
+			Node:        genID().Draw(t, label+" node"),
 			Incarnation: rapid.Uint32().Draw(t, label+" incarnation"),
 		},
 		Seq: rapid.Uint64Range(1, math.MaxUint64).Draw(t, label+" seq"),
@@ -89,13 +94,13 @@ func genDot(t *rapid.T, label string) crdt.Dot {
 
 // genOp draws a well-formed, normalized op with any content the format can carry.
 func genOp(t *rapid.T) cases.Op {
-	id := func(label string) string { return rapid.StringN(1, 40, cases.MaxIDLen).Draw(t, label) }
+	id := func(label string) string { return genID().Draw(t, label) }
 	op := cases.Op{
 		Dot:    genDot(t, "dot"),
 		Stamp:  crdt.Timestamp{Wall: rapid.Int64().Draw(t, "wall"), Logical: rapid.Uint32().Draw(t, "logical")},
 		Case:   id("case"),
 		Kind:   cases.Kind(rapid.OneOf(rapid.SampledFrom([]string{"register", "edit", "transition", "note", "withdraw", "resolve"}), rapid.StringN(1, 20, cases.MaxFieldName)).Draw(t, "kind")),
-		Author: rapid.StringN(0, 40, cases.MaxIDLen).Draw(t, "author"),
+		Author: id("author"),
 	}
 	for i := range rapid.IntRange(0, 6).Draw(t, "writes") {
 		op.Writes = append(op.Writes, cases.Write{

@@ -113,7 +113,8 @@ type applier struct {
 	scopeList    []string
 	newCases     uint64
 	newEq        uint64
-	pendingDelta int64 // ops held minus ops released by this batch
+	pendingDelta int64           // ops held minus ops released by this batch
+	eqSeen       map[string]bool // equivocation keys written by this batch
 	buf          []byte
 	w            *mp.Writer
 	clock        crdt.Clock // the replica's clock as this batch advances it; published on commit
@@ -127,7 +128,7 @@ func (r *Replica) newApplier(via string, now int64) *applier {
 		r: r, wb: r.db.NewBatch(), via: via, now: now, feed: r.feedPos,
 		byID: map[string]*touched{}, seen: map[crdt.Dot][]byte{}, pendingIn: map[crdt.Dot][]byte{}, marks: map[crdt.Dot]cases.Hash{},
 		chains: map[crdt.Origin]*chainState{}, scopes: map[string]uint64{}, w: mp.NewWriter(),
-		clock: *r.clock,
+		clock: *r.clock, eqSeen: map[string]bool{},
 	}
 }
 
@@ -150,6 +151,9 @@ func (a *applier) chain(o crdt.Origin) *chainState {
 // add applies one incoming op, or holds it, or recognizes it as a duplicate.
 func (a *applier) add(in *Incoming, partial, stamp bool) error {
 	op := &in.Op
+	if err := op.WellFormed(); err != nil {
+		return err // sync decodes with cases.DecodeOp, which refuses these; this is a backstop
+	}
 	raw := in.Raw
 	if raw == nil {
 		raw = op.Encode()
@@ -185,19 +189,23 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 			return err
 		}
 	}
-	if d.Seq > c.Seq+1 && !partial {
-		held, err := a.heldPending(d)
+	held, err := a.heldPending(d)
+	if err != nil {
+		return err
+	}
+	if held != nil {
+		rec, err := parseRecord(held)
 		if err != nil {
-			return err
+			return fmt.Errorf("pending %s: %w", d, err)
 		}
-		if held != nil {
-			rec, err := parseRecord(held)
-			if err != nil {
-				return fmt.Errorf("pending %s: %w", d, err)
-			}
-			a.duplicate(d, rec.Raw, raw, meta)
+		if !bytes.Equal(rec.Raw, raw) || d.Seq > c.Seq+1 && !partial {
+			a.duplicate(d, rec.Raw, raw, meta) // still waiting, or an equivocation
 			return nil
 		}
+		// Held after a gap on a full stream, now delivered where it may be applied (a partial
+		// stream, or the gap filled): release it rather than store it twice.
+		a.release(d)
+	} else if d.Seq > c.Seq+1 && !partial {
 		a.buf = appendRecord(a.buf[:0], record{Via: a.via, Meta: meta, Raw: raw})
 		a.wb.Set(dotKey(nil, tPending, d), a.buf, nil)
 		a.pendingIn[d] = append([]byte(nil), a.buf...)
@@ -211,11 +219,14 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 	if err := a.store(op, raw, meta, a.via); err != nil {
 		return err
 	}
-	for _, v := range cases.Check(op) {
-		// Authentic but breaking a rule of this version: applied, and listed for a person.
-		a.wb.Set(indexKey("flag", []byte(op.Case), d.String()+" "+v.Field+" "+v.Code), nil, nil)
-	}
 	return a.drain(d.Origin)
+}
+
+// release deletes the pending record of d: its op is being stored.
+func (a *applier) release(d crdt.Dot) {
+	a.wb.Delete(dotKey(nil, tPending, d), nil)
+	delete(a.pendingIn, d)
+	a.pendingDelta--
 }
 
 // heldPending returns the record of the op held pending under d, or nil.
@@ -239,8 +250,12 @@ func (a *applier) duplicate(d crdt.Dot, stored, raw []byte, meta cases.Meta) {
 	}
 	h := cases.ContentHash(raw)
 	key := append(dotKey(nil, tEquivoc, d), h[:]...)
-	a.wb.Set(key, appendRecord(nil, record{Via: a.via, Meta: meta, Raw: raw}), nil)
 	a.res.Equivocations++
+	if _, err := a.r.get(key); err == nil || a.eqSeen[string(key)] {
+		return // known already: a re-sent copy is not a new alarm
+	}
+	a.eqSeen[string(key)] = true
+	a.wb.Set(key, appendRecord(nil, record{Via: a.via, Meta: meta, Raw: raw}), nil)
 	a.newEq++
 	a.r.opts.Logger.Warn("equivocation: same dot, different content", "dot", d.String(), "via", a.via)
 }
@@ -261,6 +276,12 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 		c.MaxSeen = op.Dot.Seq
 	}
 	a.seen[op.Dot] = raw
+	if via != "" {
+		for _, v := range cases.Check(op) {
+			// Authentic but breaking a rule of this version: applied, and listed for a person.
+			a.wb.Set(indexKey("flag", []byte(op.Case), op.Dot.String()+" "+v.Field+" "+v.Code), nil, nil)
+		}
+	}
 	t, err := a.touch(op.Case)
 	if err != nil {
 		return err
@@ -291,9 +312,7 @@ func (a *applier) drain(o crdt.Origin) error {
 			if err != nil {
 				return fmt.Errorf("pending %s: %w", next, err)
 			}
-			a.wb.Delete(dotKey(nil, tPending, next), nil)
-			delete(a.pendingIn, next)
-			a.pendingDelta--
+			a.release(next)
 			if err := a.store(&op, rec.Raw, rec.Meta, rec.Via); err != nil {
 				return err
 			}
@@ -330,8 +349,13 @@ func (a *applier) extend(o crdt.Origin, c *chainState, raw []byte) {
 func (a *applier) checkHeads(heads []SignedHead) error {
 	for _, h := range heads {
 		c := a.chain(h.Origin)
-		if h.Seq > c.Seq || h.Seq == 0 {
-			continue // not held contiguously yet: sync verifies it when the gap fills
+		if h.Seq == 0 {
+			continue
+		}
+		if h.Seq > c.Seq {
+			// Not held contiguously yet: kept (to forward, and to verify when the gap fills).
+			a.wb.Set(dotKey(nil, tHead, crdt.Dot{Origin: h.Origin, Seq: h.Seq}), append(h.Hash[:], h.Sig...), nil)
+			continue
 		}
 		var got cases.Hash
 		if h.Seq == c.Seq {
@@ -411,9 +435,9 @@ func decodeCheckpoint(b []byte) (Checkpoint, error) {
 	return Checkpoint{Pos: pos, Epoch: string(b[n:])}, nil
 }
 
-// PeerCheckpoint returns how far into peer's feed this replica has applied (the zero
+// peerCheckpoint returns how far into peer's feed this replica has applied (the zero
 // Checkpoint when nothing yet).
-func (r *Replica) PeerCheckpoint(peer string) (Checkpoint, error) {
+func (r *Replica) peerCheckpoint(peer string) (Checkpoint, error) {
 	v, err := r.get(peerKey(peer))
 	if errors.Is(err, ErrNotFound) {
 		return Checkpoint{}, nil

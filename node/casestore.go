@@ -65,9 +65,9 @@ func (a *applier) touch(id string) (*touched, error) {
 	return t, nil
 }
 
-// applied reports whether the op named by d has been applied (before or in this batch). It
-// answers from memory: a dot beyond its origin's contiguous prefix counts as not applied,
-// which at worst keeps a dot in a head a little longer than needed.
+// applied reports whether the op named by d has been applied (before or in this batch). Inside
+// its origin's contiguous prefix it answers from memory; between the prefix and the highest
+// seq seen (ops applied past a gap, on a partial stream) it looks in the dot index.
 func (a *applier) applied(d crdt.Dot) bool {
 	if _, ok := a.seen[d]; ok {
 		return true
@@ -76,13 +76,26 @@ func (a *applier) applied(d crdt.Dot) bool {
 	if !ok {
 		c = a.r.chains[d.Origin]
 	}
-	return c != nil && d.Seq <= c.Seq
+	if c == nil {
+		return false
+	}
+	if d.Seq <= c.Seq {
+		return true
+	}
+	if d.Seq > c.MaxSeen {
+		return false
+	}
+	_, err := a.r.recordByDot(d)
+	return err == nil
 }
 
 // derive computes what a case is indexed under from its head.
 func (r *Replica) derive(c *cases.Case) summary {
 	var s summary
 	for _, region := range c.Strings("region") {
+		if !allDigits(region) {
+			continue // a replicated op may carry anything; only a division code names a scope
+		}
 		for _, n := range regionLevels {
 			if n > len(r.region) && n <= len(region) && region[:len(r.region)] == r.region {
 				s.scopes = append(s.scopes, ScopeOfRegion(region[:n]))
@@ -90,7 +103,9 @@ func (r *Replica) derive(c *cases.Case) summary {
 		}
 	}
 	for _, st := range c.Strings("assignee") {
-		s.scopes = append(s.scopes, ScopeOfStation(st))
+		if cases.ValidID(st) {
+			s.scopes = append(s.scopes, ScopeOfStation(st))
+		}
 	}
 	slices.Sort(s.scopes)
 	s.scopes = slices.Compact(s.scopes)
@@ -103,6 +118,9 @@ func (r *Replica) derive(c *cases.Case) summary {
 
 // finishCase writes a touched case's head, indexes and scope entries.
 func (a *applier) finishCase(t *touched) error {
+	if !t.existed && len(t.newPos) == 0 {
+		return nil // loaded for a change that was refused: nothing to write
+	}
 	ns := a.r.derive(t.c)
 	for _, s := range ns.scopes {
 		positions := t.newPos
@@ -166,4 +184,13 @@ func (a *applier) nextInScope(s string) uint64 {
 	n++
 	a.scopes[s] = n
 	return n
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -123,11 +123,11 @@ func (r *Replica) ChainTip(o crdt.Origin) (seq uint64, hash cases.Hash) {
 	return 0, cases.Hash{}
 }
 
-// VerifyHead checks a signed head against the ops held: the signature with pub, then the
+// verifyHead checks a signed head against the ops held: the signature with pub, then the
 // chain hash at head.Seq recomputed from the stored ops. It fails with ErrChainBroken when
 // the ops held differ from what the origin signed (an op dropped or altered), and with
 // ErrNotFound when the prefix 1..head.Seq is not held contiguously yet.
-func (r *Replica) VerifyHead(h SignedHead, pub ed25519.PublicKey) error {
+func (r *Replica) verifyHead(h SignedHead, pub ed25519.PublicKey) error {
 	if err := h.Verify(pub); err != nil {
 		return err
 	}

@@ -368,3 +368,21 @@ func TestImportJSONL_GrownFileImportsOnlyNewLines(t *testing.T) {
 		t.Fatalf("file sharing the first 10 lines: %+v, want 10 skipped and 1 written", rep)
 	}
 }
+
+// A line too long to read is refused by its number; the lines around it are imported.
+func TestImportJSONL_OverlongLineDoesNotBlockOthers(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "small.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := data[:bytes.Index(data, []byte("\n"))+1]
+	rest := data[len(first):]
+	long := append([]byte(`{"kind":"note","id":"c00000001","note":{"text":"`), bytes.Repeat([]byte("长"), 2<<20)...)
+	long = append(long, []byte("\"}}\n")...)
+	file := append(append(append([]byte(nil), first...), long...), rest...)
+	r := openTestReplica(t, "st-import", "")
+	rep := importBytes(t, r, file, node.ImportOptions{})
+	if len(rep.Rejected) != 1 || rep.Rejected[0].Line != 2 || rep.Ops != lineCount(data) {
+		t.Fatalf("report %+v, want line 2 refused and the other %d imported", rep, lineCount(data))
+	}
+}

@@ -49,37 +49,75 @@ const maxRejectedKept = 1000
 // ImportJSONL imports the benchmark workload format (../shared/workload/gen.py) as local ops:
 // one op per line. See importRecords for idempotence and resumption.
 func (r *Replica) ImportJSONL(ctx context.Context, data io.ReaderAt, size int64, opts ImportOptions) (ImportReport, error) {
-	sc := bufio.NewScanner(io.NewSectionReader(data, 0, size))
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-	var advance, end int64
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		n, tok, err := bufio.ScanLines(data, atEOF)
-		if tok != nil {
-			advance = int64(n)
+	lr := &lineReader{br: bufio.NewReaderSize(io.NewSectionReader(data, 0, size), 64<<10), max: maxLineBytes}
+	parse := func(l line) (Change, bool, error) {
+		if l.tooLong {
+			return Change{}, false, &cases.FieldError{Code: "line_too_long", Zh: fmt.Sprintf("该行超过 %d 字节", maxLineBytes),
+				En: fmt.Sprintf("line longer than %d bytes", maxLineBytes)}
 		}
-		return n, tok, err
-	})
-	line := 0
-	next := func() (int, []byte, int64, error) {
-		if !sc.Scan() {
-			if err := sc.Err(); err != nil {
-				return 0, nil, end, fmt.Errorf("read line %d: %w", line+1, err)
-			}
-			return 0, nil, end, io.EOF
-		}
-		line++
-		end += advance
-		return line, sc.Bytes(), end, nil
-	}
-	parse := func(text []byte) (Change, bool, error) {
-		text = bytes.TrimSpace(text)
+		text := bytes.TrimSpace(l.text)
 		if len(text) == 0 {
 			return Change{}, false, nil
 		}
 		ch, err := workloadChange(text, opts.author())
 		return ch, err == nil, err
 	}
-	return importRecords(ctx, r, data, size, opts, next, parse)
+	return importRecords(ctx, r, data, size, opts, lr.next, parse)
+}
+
+// maxLineBytes bounds one line of an import: a longer line is refused by number, and the
+// lines after it are read as usual.
+const maxLineBytes = 4 << 20
+
+// line is one line of a file being imported.
+type line struct {
+	text    []byte // without the newline; nil when tooLong
+	tooLong bool
+}
+
+// lineReader reads lines with their end offsets, refusing (not failing on) lines over max.
+type lineReader struct {
+	br   *bufio.Reader
+	max  int
+	n    int
+	end  int64
+	buf  []byte
+	done bool
+}
+
+func (lr *lineReader) next() (int, line, int64, error) {
+	if lr.done {
+		return 0, line{}, lr.end, io.EOF
+	}
+	lr.buf = lr.buf[:0]
+	tooLong := false
+	for {
+		chunk, err := lr.br.ReadSlice('\n')
+		lr.end += int64(len(chunk))
+		if !tooLong {
+			if len(lr.buf)+len(chunk) > lr.max+1 {
+				tooLong, lr.buf = true, lr.buf[:0]
+			} else {
+				lr.buf = append(lr.buf, chunk...)
+			}
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			lr.done = true
+			if len(chunk) == 0 && len(lr.buf) == 0 && !tooLong {
+				return 0, line{}, lr.end, io.EOF
+			}
+		case err != nil:
+			return 0, line{}, lr.end, fmt.Errorf("read line %d: %w", lr.n+1, err)
+		}
+		lr.n++
+		if tooLong {
+			return lr.n, line{tooLong: true}, lr.end, nil
+		}
+		return lr.n, line{text: bytes.TrimSuffix(bytes.TrimSuffix(lr.buf, []byte("\n")), []byte("\r"))}, lr.end, nil
+	}
 }
 
 func (o ImportOptions) author() string {

@@ -13,8 +13,8 @@ import (
 
 func newStateWriter() *mp.Writer { return mp.NewWriter() }
 
-// History returns a case's ops in arrival order with what the replica knows of each.
-func (r *Replica) History(id string) ([]cases.Stored, error) {
+// history returns a case's ops in arrival order with what the replica knows of each.
+func (r *Replica) history(id string) ([]cases.Stored, error) {
 	positions, err := r.historyPositions(id)
 	if err != nil {
 		return nil, err
@@ -35,18 +35,18 @@ func (r *Replica) History(id string) ([]cases.Stored, error) {
 }
 
 func (r *Replica) foldHistory(id string) (*cases.Case, error) {
-	h, err := r.History(id)
+	h, err := r.history(id)
 	if err != nil {
 		return nil, err
 	}
 	return cases.Fold(id, h), nil
 }
 
-// Case returns the case with id, folded from its full history (registers with their
+// caseByID returns the case with id, folded from its full history (registers with their
 // conflicts, sets, and the notes and attachment logs), and the history itself. It returns
 // ErrNotFound when no op of the case is held.
-func (r *Replica) Case(id string) (*cases.Case, []cases.Stored, error) {
-	h, err := r.History(id)
+func (r *Replica) caseByID(id string) (*cases.Case, []cases.Stored, error) {
+	h, err := r.history(id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,9 +56,9 @@ func (r *Replica) Case(id string) (*cases.Case, []cases.Stored, error) {
 	return cases.Fold(id, h), h, nil
 }
 
-// CaseHead returns the stored head of a case: its index fields' values and every field's
+// caseHead returns the stored head of a case: its index fields' values and every field's
 // visible dots (see cases.ApplyHead). One key read.
-func (r *Replica) CaseHead(id string) (*cases.Case, error) {
+func (r *Replica) caseHead(id string) (*cases.Case, error) {
 	v, err := r.get(caseKey(id))
 	if err != nil {
 		return nil, fmt.Errorf("case %q: %w", id, err)
@@ -83,9 +83,9 @@ type Page struct {
 	Next  []byte // nil on the last page
 }
 
-// List returns one page of cases matching q. Pages are cursor-based, so a page costs the
+// list returns one page of cases matching q. Pages are cursor-based, so a page costs the
 // same at the start and at the end of a long list.
-func (r *Replica) List(q Query) (Page, error) {
+func (r *Replica) list(q Query) (Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -202,7 +202,7 @@ func (r *Replica) newerThan(id string, k []byte) bool {
 // listed returns case id folded from its history if it matches q's filters, else nil.
 func (r *Replica) listed(id string, q Query) (*cases.Case, error) {
 	if q.Region != "" || q.State != "" {
-		h, err := r.CaseHead(id)
+		h, err := r.caseHead(id)
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +213,7 @@ func (r *Replica) listed(id string, q Query) (*cases.Case, error) {
 			return nil, nil
 		}
 	}
-	c, _, err := r.Case(id)
+	c, _, err := r.caseByID(id)
 	return c, err
 }
 

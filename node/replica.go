@@ -62,6 +62,9 @@ type Options struct {
 	HeadCacheSize int
 	// MemTableSize is Pebble's memtable size in bytes. Default 16 MiB.
 	MemTableSize uint64
+	// BottomBlockSize is the block size of the two bottom levels, where nearly all data ends
+	// up. Default 32 KiB: case text is repetitive and compresses better in larger blocks.
+	BottomBlockSize int
 	// NewIncarnation mints a new incarnation on open: use it when the store was restored from
 	// a backup or a disk image, so that no sequence number of the old life is reused.
 	NewIncarnation bool
@@ -85,13 +88,8 @@ func (o *Options) validate() error {
 }
 
 func validID(what, s string) error {
-	if s == "" || len(s) > cases.MaxIDLen {
-		return fmt.Errorf("%s %q: 1 to %d bytes", what, s, cases.MaxIDLen)
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c == '/' || c == 0x7f {
-			return fmt.Errorf("%s %q: no spaces, control characters or '/'", what, s)
-		}
+	if !cases.ValidID(s) {
+		return fmt.Errorf("%s %q: 1 to %d bytes, no spaces, control characters or '/'", what, s, cases.MaxIDLen)
 	}
 	return nil
 }
@@ -105,6 +103,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 16 << 20
+	}
+	if o.BottomBlockSize <= 0 {
+		o.BottomBlockSize = 32 << 10
 	}
 	if o.HeadCacheSize == 0 {
 		o.HeadCacheSize = 16 << 20
@@ -138,6 +139,11 @@ type Replica struct {
 	chains   map[crdt.Origin]*chainState
 	clock    *crdt.Clock
 	closed   bool
+
+	// closeMu makes Close wait for reads in flight; readClosed is set under it when Close
+	// begins. Readers hold it shared (see reading).
+	closeMu    sync.RWMutex
+	readClosed bool
 
 	// Published after each commit for lock-free status reads.
 	stats struct {
@@ -240,7 +246,7 @@ func pebbleOptions(o *Options) *pebble.Options {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // dots and cases are probed by key
 		if i >= len(po.Levels)-2 {
-			po.Levels[i].BlockSize = 32 << 10
+			po.Levels[i].BlockSize = o.BottomBlockSize
 		}
 	}
 	po.EnsureDefaults()
@@ -441,6 +447,9 @@ func (r *Replica) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.closeMu.Lock()
+	r.readClosed = true
+	r.closeMu.Unlock()
 	return r.db.Close()
 }
 
@@ -478,11 +487,23 @@ func (r *Replica) Status() Status {
 }
 
 // PebbleMetrics returns Pebble's metrics report, for benchmarks and operators.
-func (r *Replica) PebbleMetrics() string { return r.db.Metrics().String() }
+func (r *Replica) PebbleMetrics() string {
+	done, err := r.reading()
+	if err != nil {
+		return err.Error()
+	}
+	defer done()
+	return r.db.Metrics().String()
+}
 
 // Compact flushes and compacts the whole store, so that its size on disk reflects what it
 // holds. Benchmarks and operators use it; the replica never needs it.
 func (r *Replica) Compact(ctx context.Context) error {
+	done, err := r.reading()
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := r.db.Flush(); err != nil {
 		return err
 	}
@@ -499,6 +520,11 @@ func (r *Replica) PebbleOptionsSummary() string {
 // store's bytes go. For benchmarks.
 func (r *Replica) DebugTableSizes() map[string]int64 {
 	out := map[string]int64{}
+	done, err := r.reading()
+	if err != nil {
+		return out
+	}
+	defer done()
 	it, err := r.db.NewIter(nil)
 	if err != nil {
 		return out

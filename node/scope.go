@@ -67,11 +67,11 @@ type ReadStats struct {
 	KeysRead int
 }
 
-// ScopeFeed returns up to limit entries of scope after position after, skipping ops that
+// scopeFeed returns up to limit entries of scope after position after, skipping ops that
 // came from skipVia (never echo). Entries come in scope order; next is the checkpoint to
 // resume from (it moves past skipped entries too). It reads only the scope's own index and
 // the ops it names.
-func (r *Replica) ScopeFeed(scope string, after uint64, limit int, skipVia string, stats *ReadStats) (entries []ScopeEntry, next uint64, err error) {
+func (r *Replica) scopeFeed(scope string, after uint64, limit int, skipVia string, stats *ReadStats) (entries []ScopeEntry, next uint64, err error) {
 	p := scopePrefix(scope)
 	next = after
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: scopeKey(scope, after+1), UpperBound: prefixEnd(p)})
@@ -115,8 +115,8 @@ func (r *Replica) ScopeFeed(scope string, after uint64, limit int, skipVia strin
 	return entries, next, it.Error()
 }
 
-// ScopeSeq returns the current counter of a scope: how many entries it holds.
-func (r *Replica) ScopeSeq(scope string) uint64 {
+// scopeSeq returns the current counter of a scope: how many entries it holds.
+func (r *Replica) scopeCount(scope string) uint64 {
 	v, err := r.get(scopeSeqKey(scope))
 	if err != nil || len(v) != 8 {
 		return 0
@@ -132,9 +132,9 @@ type FeedEntry struct {
 	Meta cases.Meta
 }
 
-// Feed returns up to limit entries of the whole feed after position after, skipping ops
+// feed returns up to limit entries of the whole feed after position after, skipping ops
 // that came from skipVia; next is the position to resume after. It is one sequential scan.
-func (r *Replica) Feed(after uint64, limit int, skipVia string) (entries []FeedEntry, next uint64, err error) {
+func (r *Replica) feed(after uint64, limit int, skipVia string) (entries []FeedEntry, next uint64, err error) {
 	next = after
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: feedKey(after + 1), UpperBound: []byte{tFeed + 1}})
 	if err != nil {

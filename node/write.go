@@ -140,7 +140,7 @@ func (a *applier) local(ch *Change) (cases.Op, error) {
 // loadLogs puts the logs of t's case (which heads leave out) into its head, from the
 // committed history, so that a withdrawal can name a record that exists.
 func (a *applier) loadLogs(t *touched) error {
-	h, err := a.r.History(t.id)
+	h, err := a.r.history(t.id)
 	if err != nil {
 		return err
 	}
