@@ -189,9 +189,13 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 			return err
 		}
 	}
-	held, err := a.heldPending(d)
-	if err != nil {
-		return err
+	var held []byte
+	if d.Seq > c.Seq+1 && d.Seq <= c.MaxSeen {
+		// Only a seq between the contiguous prefix and the highest seen can be held pending.
+		var err error
+		if held, err = a.heldPending(d); err != nil {
+			return err
+		}
 	}
 	if held != nil {
 		rec, err := parseRecord(held)

@@ -55,7 +55,7 @@ type Options struct {
 	Now func() time.Time
 	// MaxSkew is how far ahead of Now a remote stamp may be before it is flagged. Default 5m.
 	MaxSkew time.Duration
-	// CacheSize is Pebble's block cache in bytes. Default 16 MiB.
+	// CacheSize is Pebble's block cache in bytes. Default 32 MiB.
 	CacheSize int64
 	// HeadCacheSize bounds the in-memory cache of case heads, in bytes. Default 16 MiB
 	// (about 40,000 cases); negative disables it.
@@ -63,7 +63,8 @@ type Options struct {
 	// MemTableSize is Pebble's memtable size in bytes. Default 16 MiB.
 	MemTableSize uint64
 	// BottomBlockSize is the block size of the two bottom levels, where nearly all data ends
-	// up. Default 32 KiB: case text is repetitive and compresses better in larger blocks.
+	// up. Default 16 KiB: case text is repetitive and compresses better in larger blocks, but
+	// every head read that misses the caches decompresses one (see BENCHMARKS.md).
 	BottomBlockSize int
 	// NewIncarnation mints a new incarnation on open: use it when the store was restored from
 	// a backup or a disk image, so that no sequence number of the old life is reused.
@@ -102,10 +103,10 @@ func (o *Options) ensureDefaults() {
 		o.MaxSkew = crdt.DefaultMaxSkew * time.Millisecond
 	}
 	if o.CacheSize <= 0 {
-		o.CacheSize = 16 << 20
+		o.CacheSize = 32 << 20
 	}
 	if o.BottomBlockSize <= 0 {
-		o.BottomBlockSize = 32 << 10
+		o.BottomBlockSize = 16 << 10
 	}
 	if o.HeadCacheSize == 0 {
 		o.HeadCacheSize = 16 << 20
@@ -240,8 +241,8 @@ func pebbleOptions(o *Options) *pebble.Options {
 		Logger:             pebbleLogger{o.Logger},
 	}
 	// Case text is repetitive (the same phrases, places and units), so zstd over larger blocks
-	// pays: the bottom levels, where nearly all data ends up, use zstd level 3 and 32 KiB
-	// blocks; the upper levels stay fast.
+	// pays: the bottom levels, where nearly all data ends up, use zstd and larger blocks
+	// (BottomBlockSize); the upper levels stay fast.
 	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionGood })
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // dots and cases are probed by key
@@ -512,8 +513,8 @@ func (r *Replica) Compact(ctx context.Context) error {
 
 // PebbleOptionsSummary names the Pebble settings in use, for benchmark reports.
 func (r *Replica) PebbleOptionsSummary() string {
-	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression Balanced (MinLZ upper levels, zstd bottom); bloom 10 bits/key all levels; synced commits; head cache %d MiB",
-		r.opts.MemTableSize>>20, r.opts.CacheSize>>20, r.opts.HeadCacheSize>>20)
+	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6); %d KiB blocks on L5-L6; bloom 10 bits/key on all levels; every commit synced; head cache %d MiB",
+		r.opts.MemTableSize>>20, r.opts.CacheSize>>20, r.opts.BottomBlockSize>>10, r.opts.HeadCacheSize>>20)
 }
 
 // DebugTableSizes sums key and value bytes per table (first key byte), uncompressed: where the

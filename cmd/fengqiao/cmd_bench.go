@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/fengqiao/fengqiao/internal/bench"
 )
@@ -31,9 +33,21 @@ func benchCommand() *Command {
 			upd := fs.Int("updates", 4, "每件案件的后续操作数 / later ops per case")
 			batch := fs.Int("batch", 1000, "每个同步批次的操作数 / ops per synced batch")
 			dir := fs.String("dir", "", "工作目录；为空则用临时目录 / scratch directory; empty: a temporary one")
+			cpuprofile := fs.String("cpuprofile", "", "把 CPU 剖析写入此文件 / write a CPU profile to this file")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) != 1 {
 					return usageErrorf("name one scenario: apply / 请指定场景：apply")
+				}
+				if *cpuprofile != "" {
+					f, err := os.Create(*cpuprofile)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					if err := pprof.StartCPUProfile(f); err != nil {
+						return err
+					}
+					defer pprof.StopCPUProfile()
 				}
 				switch args[0] {
 				case "apply":

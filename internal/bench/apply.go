@@ -119,6 +119,11 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 	}
 	res.Cases = a.Status().Cases
 	res.PebbleOptions = a.PebbleOptionsSummary()
+	// Settle a's compactions before the next phase, so that it measures b alone.
+	if err := a.Compact(ctx); err != nil {
+		a.Close()
+		return res, err
+	}
 
 	// (2) The same ops as replicated batches into a second replica.
 	b, err := node.Open(filepath.Join(dir, "b"), node.Options{NodeID: "bench-b", Region: "", Logger: logger})
@@ -141,10 +146,6 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 	}
 
 	// Disk after compaction, and reopen.
-	if err := a.Compact(ctx); err != nil {
-		a.Close()
-		return res, err
-	}
 	if err := a.Close(); err != nil {
 		return res, err
 	}
