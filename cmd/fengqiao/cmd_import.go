@@ -20,12 +20,16 @@ func importCommand() *Command {
 		Summary: "离线批量导入案件（JSONL、CSV 台账） / offline bulk import (workload JSONL, CSV ledgers)",
 		Description: `把文件中的案件作为本站的操作写入案件库，无需网络。逐条校验：错误的行按行号报告，
 不影响正确的行。同一文件导入两次不会重复写入；中断后再次运行会从上次完成处继续。
+在文件末尾追加的行再次导入时只写入新行；如果修改了文件中间的内容，整个文件会被当作新文件导入
+（已存在的案件登记会被拒绝，但其中的修改和记录会重复写入）。
 格式按扩展名识别：.jsonl（基准负载格式）、.csv（台账，首行为表头）。
 Writes the cases in FILE into the store as this node's own ops, with no network. Every line
 is validated: bad lines are reported by number and reason and never block the good ones.
 Importing a file twice writes nothing the second time; an interrupted import continues where
-it stopped. The format follows the extension: .jsonl (the benchmark workload) or .csv (a
-ledger with a header row).`,
+it stopped; lines appended to a file are all that a new import of it writes. A file edited in
+the middle counts as a new file: registrations of existing cases are refused, but its edits and
+notes would be written again. The format follows the extension: .jsonl (the benchmark
+workload) or .csv (a ledger with a header row).`,
 		Examples: []Example{
 			{Comment: "导入基准负载 / import the benchmark workload",
 				Command: "fengqiao import --dir /var/lib/fengqiao cases.jsonl"},
