@@ -2,10 +2,10 @@ package cases_test
 
 import (
 	"flag"
-	"fmt"
 	"os"
-	"strconv"
 	"testing"
+
+	"github.com/fengqiao/fengqiao/internal/proptest"
 )
 
 // propScale is FENGQIAO_PROPTEST_SCALE (default 1), as in package crdt: at scale n every rapid
@@ -19,22 +19,7 @@ var knownBugs = os.Getenv("FENGQIAO_KNOWN_BUGS") == "1"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if s := os.Getenv("FENGQIAO_PROPTEST_SCALE"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "FENGQIAO_PROPTEST_SCALE=%q: want a positive integer\n", s)
-			os.Exit(2)
-		}
-		propScale = n
-		checks, err := strconv.Atoi(flag.Lookup("rapid.checks").Value.String())
-		if err == nil {
-			err = flag.Set("rapid.checks", strconv.Itoa(checks*n))
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "scale -rapid.checks: %v\n", err)
-			os.Exit(2)
-		}
-	}
+	propScale = proptest.Scale()
 	os.Exit(m.Run())
 }
 

@@ -2,13 +2,13 @@ package crdt_test
 
 import (
 	"flag"
-	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"github.com/fengqiao/fengqiao/internal/proptest"
 )
 
 // propScale is FENGQIAO_PROPTEST_SCALE (default 1). At scale n, every rapid property runs n
@@ -18,22 +18,7 @@ var propScale = 1
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if s := os.Getenv("FENGQIAO_PROPTEST_SCALE"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "FENGQIAO_PROPTEST_SCALE=%q: want a positive integer\n", s)
-			os.Exit(2)
-		}
-		propScale = n
-		checks, err := strconv.Atoi(flag.Lookup("rapid.checks").Value.String())
-		if err == nil {
-			err = flag.Set("rapid.checks", strconv.Itoa(checks*n))
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "scale -rapid.checks: %v\n", err)
-			os.Exit(2)
-		}
-	}
+	propScale = proptest.Scale()
 	os.Exit(m.Run())
 }
 
