@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 
 	"github.com/fengqiao/fengqiao/internal/bench"
+	"github.com/fengqiao/fengqiao/node"
 )
 
 func benchCommand() *Command {
@@ -34,6 +35,9 @@ func benchCommand() *Command {
 			batch := fs.Int("batch", 1000, "每个同步批次的操作数 / ops per synced batch")
 			dir := fs.String("dir", "", "工作目录；为空则用临时目录 / scratch directory; empty: a temporary one")
 			cpuprofile := fs.String("cpuprofile", "", "把 CPU 剖析写入此文件 / write a CPU profile to this file")
+			memtable := fs.Int("memtable-mib", 0, "Pebble 内存表大小，0 为默认 / Pebble memtable size in MiB, 0: default")
+			blockCache := fs.Int("block-cache-mib", 0, "Pebble 块缓存大小，0 为默认 / Pebble block cache in MiB, 0: default")
+			headCache := fs.Int("head-cache-mib", 0, "案件头缓存大小，0 为默认，-1 关闭 / case head cache in MiB, 0: default, -1: off")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) != 1 {
 					return usageErrorf("name one scenario: apply / 请指定场景：apply")
@@ -53,7 +57,8 @@ func benchCommand() *Command {
 				case "apply":
 					fmt.Fprintf(env.Stdout, "fengqiao bench apply: machine %+v\n", bench.ThisMachine())
 					res, err := bench.Apply(ctx, bench.ApplyConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd,
-						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr})
+						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr,
+						Store: node.Options{MemTableSize: uint64(*memtable) << 20, CacheSize: int64(*blockCache) << 20, HeadCacheSize: *headCache << 20}})
 					if err != nil {
 						return err
 					}

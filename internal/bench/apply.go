@@ -27,6 +27,8 @@ type ApplyConfig struct {
 	Dir       string // scratch directory; empty: a temporary one, removed after
 	Log       *slog.Logger
 	Progress  io.Writer // periodic progress lines; nil: none
+	// Store tunes the replicas (caches, memtable); zero fields mean node's defaults.
+	Store node.Options
 }
 
 // ApplyResult holds the figures of the apply benchmark. JSON names are stable.
@@ -99,7 +101,12 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	storeA := filepath.Join(dir, "a")
-	a, err := node.Open(storeA, node.Options{NodeID: "bench-a", Region: "", Logger: logger})
+	opts := func(id string) node.Options {
+		o := cfg.Store
+		o.NodeID, o.Region, o.Logger = id, "", logger
+		return o
+	}
+	a, err := node.Open(storeA, opts("bench-a"))
 	if err != nil {
 		return res, err
 	}
@@ -126,7 +133,7 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 	}
 
 	// (2) The same ops as replicated batches into a second replica.
-	b, err := node.Open(filepath.Join(dir, "b"), node.Options{NodeID: "bench-b", Region: "", Logger: logger})
+	b, err := node.Open(filepath.Join(dir, "b"), opts("bench-b"))
 	if err != nil {
 		a.Close()
 		return res, err
@@ -150,7 +157,8 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 		return res, err
 	}
 	start = time.Now()
-	a, err = node.Open(storeA, node.Options{Logger: logger})
+	reopen := opts("")
+	a, err = node.Open(storeA, reopen)
 	if err != nil {
 		return res, err
 	}
