@@ -108,7 +108,7 @@ func (r *Replica) list(q Query) (Page, error) {
 	opts := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
 	if q.Cursor != nil {
 		if bytes.Compare(q.Cursor, lower) < 0 || bytes.Compare(q.Cursor, upper) >= 0 {
-			return Page{}, fmt.Errorf("cursor does not belong to this query")
+			return Page{}, ErrBadCursor
 		}
 		opts.LowerBound = append(append([]byte(nil), q.Cursor...), 0)
 	}
@@ -145,7 +145,7 @@ func (r *Replica) listRecent(q Query, limit int) (Page, error) {
 	if q.Cursor != nil {
 		// The cursor is the feed key of the newest op of the first case not yet listed.
 		if len(q.Cursor) != 9 || q.Cursor[0] != tFeed {
-			return Page{}, fmt.Errorf("cursor does not belong to this query")
+			return Page{}, ErrBadCursor
 		}
 		upper = feedKey(binary.BigEndian.Uint64(q.Cursor[1:]) + 1)
 	}

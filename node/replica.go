@@ -33,6 +33,7 @@ var (
 	ErrNewerSchema  = errors.New("store written by a newer version")
 	ErrNotFound     = errors.New("not found")
 	ErrNoStore      = errors.New("no store here; initialize one with a node id")
+	ErrBadCursor    = errors.New("cursor does not belong to this query")
 	ErrChainBroken  = errors.New("hash chain mismatch")
 	ErrBadSignature = errors.New("bad signature on chain head")
 )

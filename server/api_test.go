@@ -117,3 +117,45 @@ func TestErrors_AreJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestListCases_PagesWithCursorsAndFilters(t *testing.T) {
+	r, srv := newStation(t)
+	for _, id := range []string{"zs-1", "zs-2", "zs-3"} {
+		register(t, r, id)
+	}
+	seen := map[string]bool{}
+	url := srv.URL + "/api/v1/cases?state=REGISTERED&limit=2"
+	for pages := 0; url != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("pagination does not end")
+		}
+		var page server.CaseList
+		get(t, url, http.StatusOK, &page)
+		for _, c := range page.Cases {
+			if seen[c.ID] {
+				t.Errorf("%s listed twice", c.ID)
+			}
+			seen[c.ID] = true
+		}
+		url = ""
+		if page.Next != "" {
+			url = srv.URL + "/api/v1/cases?state=REGISTERED&limit=2&cursor=" + page.Next
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("listed %v, want all 3", seen)
+	}
+	// Registered 2026-01-01, acceptance due 15 days later: overdue now, and within 7 days of now.
+	var due server.CaseList
+	get(t, srv.URL+"/api/v1/cases?due_within=7d", http.StatusOK, &due)
+	if len(due.Cases) != 3 {
+		t.Errorf("due_within=7d listed %d cases, want 3", len(due.Cases))
+	}
+	for _, bad := range []string{"limit=0", "limit=x", "due_within=soon", "cursor=!!", "state=REGISTERED&cursor=" + "eA"} {
+		var body server.ErrorBody
+		get(t, srv.URL+"/api/v1/cases?"+bad, http.StatusBadRequest, &body)
+		if body.Error.Code == "" || body.Error.Field == "" {
+			t.Errorf("%s: error %+v, want a code and the field", bad, body)
+		}
+	}
+}

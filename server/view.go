@@ -20,7 +20,7 @@ type CaseJSON struct {
 	Deadline  *DeadlineJSON        `json:"deadline,omitempty"`
 	Created   string               `json:"created_by_op"`
 	Creator   string               `json:"creator"`
-	Ops       int                  `json:"ops"`
+	Ops       int                  `json:"ops,omitempty"` // ops in its history (not in lists)
 }
 
 // Version is one value of a field in conflict.
