@@ -13,10 +13,6 @@ import (
 // (see sized).
 var propScale = 1
 
-// knownBugs is FENGQIAO_KNOWN_BUGS=1: run the tests that show bugs not fixed yet (they fail).
-// Without it those tests skip and name the bug, so the suite stays green for everyone else.
-var knownBugs = os.Getenv("FENGQIAO_KNOWN_BUGS") == "1"
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	propScale = proptest.Scale()
@@ -30,12 +26,4 @@ func sized(n int) int {
 		f++
 	}
 	return n * f
-}
-
-// knownBug skips t unless FENGQIAO_KNOWN_BUGS=1, naming the bug the test shows.
-func knownBug(t testing.TB, bug string) {
-	t.Helper()
-	if !knownBugs {
-		t.Skipf("known bug (run with FENGQIAO_KNOWN_BUGS=1 to see it fail): %s", bug)
-	}
 }

@@ -296,12 +296,3 @@ func readDot(r *mp.Reader) crdt.Dot {
 	d.Seq = r.Uint()
 	return d
 }
-
-func readDots(r *mp.Reader) []crdt.Dot {
-	n := r.ArrayLen(1 << 20)
-	ds := make([]crdt.Dot, 0, n)
-	for i := 0; i < n && r.Err() == nil; i++ {
-		ds = append(ds, readDot(r))
-	}
-	return ds
-}

@@ -7,35 +7,6 @@ import (
 	"github.com/fengqiao/fengqiao/crdt"
 )
 
-// knownBugAWSetDotTombstones is true while AWSet keeps its tombstones by dot alone (removed is
-// a DotSet). A remove of e then also deletes the adds of every other element whose dot it
-// observed, and keeps them out when they arrive later. cases.Case.Apply reaches this twice:
-// one op adds several elements under its one dot (a registration with two tags), and Remove
-// gets the whole op's Observed, which names the register dots of the op's Set writes too. So
-// removing one tag in an edit that also sets a field can delete every tag added by the
-// registration.
-//
-// While it is true, the tests that show the bug skip and the random histories avoid it (one
-// element per add, removes observe only adds of their element). The fix is to keep
-// (element, dot) tombstones; it changes Removed and RestoreAWSet, which cases/state.go uses.
-// Set it to false with the fix.
-const knownBugAWSetDotTombstones = false
-
-// knownBugCases names the table cases that show the known bug.
-var knownBugCases = map[string]bool{
-	"one op adds two elements, the other is removed":                   true,
-	"remove names a dot of another element":                            true,
-	"remove of another element before the add":                         true,
-	"remove of one element on the right keeps another of the same dot": true,
-}
-
-func skipKnownBug(t *testing.T) {
-	t.Helper()
-	if knownBugAWSetDotTombstones {
-		t.Skip("known bug: AWSet tombstones by dot alone; see knownBugAWSetDotTombstones")
-	}
-}
-
 // setOp is an add (observed == nil) or a remove of elem.
 type setOp struct {
 	remove   bool
@@ -103,9 +74,6 @@ func TestAWSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if knownBugCases[tt.name] {
-				skipKnownBug(t)
-			}
 			// The same result in every delivery order.
 			permute(len(tt.ops), func(p []int) {
 				var s crdt.AWSet[string]
@@ -158,9 +126,6 @@ func TestAWSet_Merge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if knownBugCases[tt.name] {
-				skipKnownBug(t)
-			}
 			l := applySet(new(crdt.AWSet[string]), tt.left...)
 			r := applySet(new(crdt.AWSet[string]), tt.right...)
 			l.Merge(r)
@@ -186,11 +151,10 @@ func TestAWSet_Merge(t *testing.T) {
 	}
 }
 
-// TestAWSet_Remove_KeepsOtherElementsOfTheSameDot is the shape cases.Case.Apply gives the
-// known bug: a registration adds two tags under one dot; a later edit sets a field (observing
+// TestAWSet_Remove_KeepsOtherElementsOfTheSameDot is the shape cases.Case.Apply gives a
+// remove (tombstones were once kept by dot alone, and this failed): a registration adds two tags under one dot; a later edit sets a field (observing
 // the registration's dot) and removes one tag, passing the op's whole Observed to Remove.
 func TestAWSet_Remove_KeepsOtherElementsOfTheSameDot(t *testing.T) {
-	skipKnownBug(t)
 	reg := dot("a", 1)
 	observed := []crdt.Dot{reg} // the edit's Observed: the register value it overwrote, and the add of "urgent"
 	for _, order := range [][]string{{"add", "remove"}, {"remove", "add"}} {

@@ -63,9 +63,7 @@ func historyString(ops []docOp) string {
 
 // genHistory returns a history of n ops from three origins. Observed sets are random subsets
 // of the dots of earlier ops of any kind, sometimes with a dot that never arrives; one op may
-// add several elements; stamps collide often so that ties are broken by dots. While
-// knownBugAWSetDotTombstones is set, adds add one element and removes observe only adds of
-// their elements.
+// add several elements; stamps collide often so that ties are broken by dots.
 func genHistory(c chooser, n int) []docOp {
 	origins := []crdt.Origin{org("a"), org("b"), org("c")}
 	seqs := make([]uint64, len(origins))
@@ -105,30 +103,12 @@ func genHistory(c chooser, n int) []docOp {
 		case regWrite:
 			observe()
 		case setAdd:
-			if knownBugAWSetDotTombstones {
-				op.elems = []string{elems[c.intn("add", len(elems))]}
-			} else {
-				op.elems = pick("add")
-			}
+			op.elems = pick("add")
 			for _, e := range op.elems {
 				addsOf[e] = append(addsOf[e], op.w.Dot)
 			}
 		case setRemove:
 			op.elems = pick("remove")
-			if knownBugAWSetDotTombstones {
-				// Observe only adds of the removed elements (see knownBugAWSetDotTombstones).
-				for _, e := range op.elems {
-					for _, d := range addsOf[e] {
-						if oneIn(c, "observe add", 2) {
-							op.observed = append(op.observed, d)
-						}
-					}
-				}
-				if oneIn(c, "observe unknown", 8) {
-					op.observed = append(op.observed, dot("z", uint64(1+c.intn("unknown seq", 3))))
-				}
-				break
-			}
 			observe()
 		case logWithdraw:
 			if len(dots) > 0 && !oneIn(c, "withdraw unknown", 4) {
@@ -490,7 +470,7 @@ func TestAWSet_Property_AddWins(t *testing.T) {
 		for range c.intn("early adds", 5) {
 			d := next([]string{"a", "b", "c"}[c.intn("early origin", 3)])
 			ops = append(ops, add("e", d))
-			if !knownBugAWSetDotTombstones && oneIn(c, "also f", 3) {
+			if oneIn(c, "also f", 3) {
 				ops = append(ops, add("f", d))
 				hasF = true
 			}

@@ -48,11 +48,6 @@ func caseKey(id string) []byte {
 	return append(b, 0)
 }
 
-func fieldKey(id string, kind byte, field string) []byte {
-	b := append(caseKey(id), kind)
-	return append(b, field...)
-}
-
 func historyPrefix(id string) []byte {
 	b := append([]byte{tHistory}, id...)
 	return append(b, 0)

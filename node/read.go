@@ -8,10 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fengqiao/fengqiao/cases"
-	"github.com/fengqiao/fengqiao/internal/mp"
 )
-
-func newStateWriter() *mp.Writer { return mp.NewWriter() }
 
 // history returns a case's ops in arrival order with what the replica knows of each.
 func (r *Replica) history(id string) ([]cases.Stored, error) {
@@ -32,14 +29,6 @@ func (r *Replica) history(id string) ([]cases.Stored, error) {
 		out = append(out, cases.Stored{Op: op, Meta: rec.Meta})
 	}
 	return out, nil
-}
-
-func (r *Replica) foldHistory(id string) (*cases.Case, error) {
-	h, err := r.history(id)
-	if err != nil {
-		return nil, err
-	}
-	return cases.Fold(id, h), nil
 }
 
 // caseByID returns the case with id, folded from its full history (registers with their

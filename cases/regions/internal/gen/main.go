@@ -128,7 +128,7 @@ func readLevel(src string, l *level) ([]entry, error) {
 		return nil, fmt.Errorf("%s: %w", l.file, err)
 	}
 	if len(head) < 2 || head[0] != "code" || head[1] != "name" {
-		return nil, fmt.Errorf("%s: header %q, want code,name,...", l.file, head)
+		return nil, fmt.Errorf("%s: header %q, want code,name and more", l.file, head)
 	}
 	var rows []entry
 	var prev uint64
