@@ -15,6 +15,10 @@ type Meta struct {
 	// Flagged is set when the op's stamp lay beyond the receiver's clock + max skew: the
 	// origin's clock is wrong. A flagged write is never a display winner.
 	Flagged bool
+	// Quarantined is set when the first hub to receive the op found that its writer may not
+	// write that case (see node.WriterRule). A quarantined op is kept, chained and forwarded
+	// upward, but never folded into its case: a person decides what becomes of it.
+	Quarantined bool
 }
 
 // Case is the state of one case: the fold of its ops. The zero value is not usable; use

@@ -310,6 +310,25 @@ func PeekCase(b []byte) (string, error) {
 	return id, nil
 }
 
+// PeekDot returns the dot of an encoded op without decoding the rest.
+func PeekDot(b []byte) (crdt.Dot, error) {
+	r := mp.NewReader(b)
+	r.ExpectArray(11, 64)
+	r.Uint()
+	var d crdt.Dot
+	d.Origin.Node = r.String(MaxIDLen)
+	inc := r.Uint()
+	d.Seq = r.Uint()
+	if inc > 1<<32-1 {
+		r.Failf("incarnation %d out of range", inc)
+	}
+	d.Origin.Incarnation = uint32(inc)
+	if err := r.Err(); err != nil {
+		return crdt.Dot{}, fmt.Errorf("peek dot: %w", err)
+	}
+	return d, nil
+}
+
 // canonical reports whether b is op's canonical encoding. For an op of a newer version
 // (elements beyond the 11 this version knows) the 11 known elements must be spelled
 // canonically; the rest are kept as they came.

@@ -42,6 +42,18 @@ type Batch struct {
 	// Checkpoint is the position in From's feed that this batch reaches; stored with the
 	// batch when set, so that a resumed session continues after it.
 	Checkpoint *Checkpoint
+	// Stream names which of From's feeds Checkpoint is a position in: "" for its whole
+	// feed, a scope name for one scope of it (a hub serves a station one stream per scope).
+	// The checkpoint is read back with PeerCheckpoint(StreamName(From, Stream)).
+	Stream string
+	// Left names cases that left the stream's scope (a hub's markers), each after the
+	// first After ops of Ops. The replica marks them as stubs (IsLeft) until an op of the
+	// case arrives from a peer again.
+	Left []LeftMarker
+	// Writer, when set, is the rule the batch's sender writes under (a hub sets it for a
+	// station's push): every op must be of the writer's own origin, or the batch is refused;
+	// an op on a case the writer may not write is quarantined, not applied (see WriterRule).
+	Writer *WriterRule
 	// Partial marks a scoped stream (a hub's feed to a station): origins arrive with gaps by
 	// design, so ops after a gap are applied, not held as pending.
 	Partial bool
@@ -59,6 +71,7 @@ type Result struct {
 	Duplicates    int // ops already held (same dot, same content)
 	Pending       int // ops this batch held after a gap in their origin (applied when it fills)
 	Equivocations int // same dot, different content: kept aside, not applied
+	Quarantined   int // ops whose writer may not write their case: kept aside, not applied
 	FeedSeq       uint64
 }
 
@@ -74,17 +87,38 @@ func (r *Replica) Apply(ctx context.Context, b Batch) (Result, error) {
 		return Result{}, ErrClosed
 	}
 	a := r.newApplier(b.From, b.ReceivedAt)
+	a.rule = b.Writer
 	defer a.close()
+	left := b.Left
 	for i := range b.Ops {
+		for len(left) > 0 && left[0].After <= i {
+			a.markLeft(left[0].Case, true)
+			left = left[1:]
+		}
 		if err := a.add(&b.Ops[i], b.Partial, b.StampReceipt); err != nil {
 			return Result{}, fmt.Errorf("apply op %d of batch from %q: %w", i, b.From, err)
 		}
+		if b.Partial {
+			a.markLeft(b.Ops[i].Op.Case, false)
+		}
+	}
+	for _, l := range left {
+		a.markLeft(l.Case, true)
 	}
 	if err := a.checkHeads(b.Heads); err != nil {
 		return Result{}, fmt.Errorf("apply batch from %q: %w", b.From, err)
 	}
 	if b.Checkpoint != nil && b.From != "" {
-		a.wb.Set(peerKey(b.From), encodeCheckpoint(*b.Checkpoint), nil)
+		// A checkpoint only moves forward within an epoch: an old bundle imported again, or
+		// a window resent after a break, must not make the next session resend more.
+		name := StreamName(b.From, b.Stream)
+		cur, err := r.peerCheckpoint(name)
+		if err != nil {
+			return Result{}, fmt.Errorf("apply batch from %q: checkpoint: %w", b.From, err)
+		}
+		if cur.Epoch != b.Checkpoint.Epoch || cur.Pos < b.Checkpoint.Pos {
+			a.wb.Set(peerKey(name), encodeCheckpoint(*b.Checkpoint), nil)
+		}
 	}
 	if err := a.commit(); err != nil {
 		return Result{}, fmt.Errorf("apply batch from %q: %w", b.From, err)
@@ -98,6 +132,7 @@ type applier struct {
 	r     *Replica
 	wb    *pebble.Batch
 	via   string
+	rule  *WriterRule
 	now   int64
 	res   Result
 	feed  uint64
@@ -113,6 +148,9 @@ type applier struct {
 	scopeList    []string
 	newCases     uint64
 	newEq        uint64
+	newQuar      uint64
+	left         map[string]bool // cases marked (true) or unmarked (false) as left, this batch
+	leftList     []string
 	pendingDelta int64           // ops held minus ops released by this batch
 	eqSeen       map[string]bool // equivocation keys written by this batch
 	buf          []byte
@@ -153,6 +191,9 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 	op := &in.Op
 	if err := op.WellFormed(); err != nil {
 		return err // sync decodes with cases.DecodeOp, which refuses these; this is a backstop
+	}
+	if a.rule != nil && op.Dot.Origin.Node != a.rule.Node {
+		return fmt.Errorf("%w: %s sent op %s", ErrForgedOrigin, a.rule.Node, op.Dot)
 	}
 	raw := in.Raw
 	if raw == nil {
@@ -267,6 +308,17 @@ func (a *applier) duplicate(d crdt.Dot, stored, raw []byte, meta cases.Meta) {
 // store writes an op's record, dot index and history entry, extends its chain when it is
 // next, and folds it into its case.
 func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) error {
+	if !meta.Quarantined && a.rule != nil && op.Dot.Origin.Node == a.rule.Node {
+		ok, err := a.mayWrite(op)
+		if err != nil {
+			return err
+		}
+		meta.Quarantined = !ok
+	}
+	if meta.Quarantined {
+		a.storeQuarantined(op, raw, meta, via)
+		return nil
+	}
 	a.feed++
 	pos := a.feed
 	a.buf = appendRecord(a.buf[:0], record{Via: via, Meta: meta, Raw: raw})
@@ -389,6 +441,13 @@ func (a *applier) commit() error {
 	for _, s := range a.scopeList {
 		a.wb.Set(scopeSeqKey(s), be64(nil, a.scopes[s]), nil)
 	}
+	for _, id := range a.leftList {
+		if a.left[id] {
+			a.wb.Set(docKey("left", id), nil, nil)
+		} else {
+			a.wb.Delete(docKey("left", id), nil)
+		}
+	}
 	for _, o := range a.chainList {
 		a.wb.Set(originKey(nil, tChainTip, o), encodeTip(a.chains[o]), nil)
 	}
@@ -398,6 +457,9 @@ func (a *applier) commit() error {
 	a.wb.Set(metaKey("cases"), be64(nil, cases), nil)
 	if a.newEq > 0 {
 		a.wb.Set(metaKey("equivocations"), be64(nil, a.r.stats.equivoc.Load()+a.newEq), nil)
+	}
+	if a.newQuar > 0 {
+		a.wb.Set(metaKey("quarantined"), be64(nil, a.r.stats.quarantined.Load()+a.newQuar), nil)
 	}
 	pending := uint64(int64(a.r.stats.pending.Load()) + a.pendingDelta)
 	if a.pendingDelta != 0 {
@@ -422,6 +484,8 @@ func (a *applier) commit() error {
 	r.stats.feedPos.Store(a.feed)
 	r.stats.caseCount.Store(cases)
 	r.stats.equivoc.Add(a.newEq)
+	r.stats.quarantined.Add(a.newQuar)
+	r.notifyChanged()
 	a.res.FeedSeq = a.feed
 	return nil
 }

@@ -132,6 +132,9 @@ func (a *applier) finishCase(t *touched) error {
 			}
 			positions = append(hist, t.newPos...)
 		}
+		if !t.existed || !slices.Contains(t.old.scopes, s) {
+			a.wb.Set(everKey(s, t.id), nil, nil) // a writer of s may write this case for good
+		}
 		for _, pos := range positions {
 			a.wb.Set(scopeKey(s, a.nextInScope(s)), encodeScopeEntry(pos, ""), nil)
 		}

@@ -24,6 +24,9 @@ const (
 	tPending   = 'p' // p node 0 inc seq              → op record waiting for a gap to fill
 	tEquivoc   = 'q' // q node 0 inc seq hash         → op record of an equivocation
 	tPeer      = 'r' // r peer                        → checkpoint of what we applied from peer
+	tEver      = 'e' // e scope 0 case                → (empty) the case was once in scope
+	tQuarant   = 'z' // z pos                         → why the op at feed pos is quarantined
+	tDoc       = 'd' // d kind 0 id                   → small documents (enrollments, keys, acks)
 )
 
 // chainMarkEvery is how often a chain hash is kept beside the tip, so verifying a head
@@ -63,6 +66,18 @@ func scopePrefix(scope string) []byte {
 func scopeKey(scope string, n uint64) []byte { return be64(scopePrefix(scope), n) }
 
 func scopeSeqKey(scope string) []byte { return append([]byte{tScopeSeq}, scope...) }
+
+func everKey(scope, id string) []byte {
+	b := append([]byte{tEver}, scope...)
+	b = append(b, 0)
+	return append(b, id...)
+}
+
+func docKey(kind, id string) []byte {
+	b := append([]byte{tDoc}, kind...)
+	b = append(b, 0)
+	return append(b, id...)
+}
 
 func metaKey(name string) []byte { return append([]byte{tMeta}, name...) }
 

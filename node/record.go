@@ -10,7 +10,7 @@ import (
 
 // A record is how the feed (and the pending and equivocation tables) store an op:
 //
-//	flags (1 byte: bit 0 = flagged) | uvarint len(via) | via | varint receivedAt | canonical op
+//	flags (1 byte: bit 0 = flagged, bit 1 = quarantined) | uvarint len(via) | via | varint receivedAt | canonical op
 //
 // via is the peer the op came from ("" for a local write): the feed never sends an op back
 // to the peer it came from.
@@ -24,6 +24,9 @@ func appendRecord(b []byte, rec record) []byte {
 	var flags byte
 	if rec.Meta.Flagged {
 		flags |= 1
+	}
+	if rec.Meta.Quarantined {
+		flags |= 2
 	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(len(rec.Via)))
@@ -40,6 +43,7 @@ func parseRecord(b []byte) (record, error) {
 		return rec, errBadRecord
 	}
 	rec.Meta.Flagged = b[0]&1 != 0
+	rec.Meta.Quarantined = b[0]&2 != 0
 	b = b[1:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k) {

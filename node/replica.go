@@ -36,6 +36,7 @@ var (
 	ErrBadCursor    = errors.New("cursor does not belong to this query")
 	ErrChainBroken  = errors.New("hash chain mismatch")
 	ErrBadSignature = errors.New("bad signature on chain head")
+	ErrForgedOrigin = errors.New("op of another origin than its sender")
 )
 
 // Options configure a replica. The zero value of every field but NodeID (and Region, at
@@ -147,8 +148,14 @@ type Replica struct {
 	closeMu    sync.RWMutex
 	readClosed bool
 
+	secretMu sync.Mutex // makes Secret's get-or-create atomic
+
+	// changed is closed and replaced after every commit (see Notify).
+	changed atomic.Pointer[chan struct{}]
+
 	// Published after each commit for lock-free status reads.
 	stats struct {
+		quarantined atomic.Uint64
 		feedPos   atomic.Uint64
 		caseCount atomic.Uint64
 		equivoc   atomic.Uint64
@@ -176,6 +183,8 @@ func Open(dir string, opts Options) (*Replica, error) {
 	}
 	r := &Replica{opts: opts, db: db, scopeSeq: map[string]uint64{}, chains: map[crdt.Origin]*chainState{},
 		heads: newHeadCache(opts.HeadCacheSize)}
+	ch := make(chan struct{})
+	r.changed.Store(&ch)
 	if err := r.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open replica %s: %w", dir, err)
@@ -331,6 +340,9 @@ func (r *Replica) load() error {
 	if b, err := r.getMeta("equivocations"); err == nil && len(b) == 8 {
 		r.stats.equivoc.Store(binary.BigEndian.Uint64(b))
 	}
+	if b, err := r.getMeta("quarantined"); err == nil && len(b) == 8 {
+		r.stats.quarantined.Store(binary.BigEndian.Uint64(b))
+	}
 	if b, err := r.getMeta("pending"); err == nil && len(b) == 8 {
 		r.stats.pending.Store(binary.BigEndian.Uint64(b))
 	}
@@ -449,6 +461,7 @@ func (r *Replica) Close() error {
 		return nil
 	}
 	r.closed = true
+	defer r.notifyChanged() // wake feed waiters: their next read says ErrClosed
 	r.closeMu.Lock()
 	r.readClosed = true
 	r.closeMu.Unlock()
@@ -477,6 +490,7 @@ type Status struct {
 	Cases         uint64 `json:"cases"`
 	Pending       uint64 `json:"pending_ops"` // ops waiting for a gap in their origin to fill
 	Equivocations uint64 `json:"equivocations"`
+	Quarantined   uint64 `json:"quarantined_ops"` // ops kept aside for a person (see WriterRule)
 }
 
 // Status returns the replica's counters without blocking writers.
@@ -485,6 +499,7 @@ func (r *Replica) Status() Status {
 		Node: r.origin.Node, Incarnation: r.origin.Incarnation, Region: r.region, Epoch: r.epoch,
 		FeedSeq: r.stats.feedPos.Load(), Cases: r.stats.caseCount.Load(),
 		Pending: r.stats.pending.Load(), Equivocations: r.stats.equivoc.Load(),
+		Quarantined: r.stats.quarantined.Load(),
 	}
 }
 

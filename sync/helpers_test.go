@@ -1,0 +1,215 @@
+package sync_test
+
+// Shared helpers of the sync tests: real replicas on disk, a real hub behind an httptest
+// server on loopback, stations enrolled through the HTTP endpoint, and waits on conditions
+// with deadlines (never sleeps).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/node"
+	fsync "github.com/fengqiao/fengqiao/sync"
+)
+
+const (
+	testCounty = "420323"       // 竹山县
+	townA      = "420323100"    // 城关镇
+	villageA   = "420323100201" // 城关镇 窑沟村委会
+	townB      = "420323101"    // 溢水镇
+	villageB   = "420323101219" // 溢水镇 花栎村委会
+	baseTime   = int64(1767225600000)
+)
+
+func quiet() *slog.Logger {
+	if os.Getenv("FENGQIAO_TEST_LOG") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+type testClock struct{ ms atomic.Int64 }
+
+func (c *testClock) now() time.Time { return time.UnixMilli(c.ms.Add(1)) }
+
+func newClock() *testClock {
+	c := &testClock{}
+	c.ms.Store(baseTime + 30*24*3600*1000)
+	return c
+}
+
+// openReplica opens a replica on disk in dir/name and closes it at the end of the test.
+func openReplica(t testing.TB, dir, id, region string) *node.Replica {
+	t.Helper()
+	r, err := node.Open(filepath.Join(dir, id), node.Options{NodeID: id, Region: region, Now: newClock().now, Logger: quiet()})
+	if err != nil {
+		t.Fatalf("open %s: %v", id, err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// testHub is a hub replica served on loopback.
+type testHub struct {
+	r   *node.Replica
+	hub *fsync.Hub
+	srv *httptest.Server
+}
+
+func startHub(t testing.TB, id string) *testHub {
+	t.Helper()
+	r := openReplica(t, t.TempDir(), id, testCounty)
+	h := fsync.NewHub(fsync.HubConfig{Replica: r, Logger: quiet()})
+	mux := http.NewServeMux()
+	mux.Handle("/sync", h)
+	mux.Handle("/api/v1/enroll", h.EnrollHandler(""))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &testHub{r: r, hub: h, srv: srv}
+}
+
+// testStation is an enrolled station replica with its sync client.
+type testStation struct {
+	r   *node.Replica
+	st  *fsync.Station
+	url string
+}
+
+func enrollStation(t testing.TB, h *testHub, id, region string) *testStation {
+	t.Helper()
+	r := openReplica(t, t.TempDir(), id, region)
+	if _, err := fsync.EnrollStation(context.Background(), r, h.srv.URL, region, ""); err != nil {
+		t.Fatalf("enroll %s: %v", id, err)
+	}
+	st, err := fsync.NewStation(fsync.StationConfig{Replica: r, Logger: quiet(), MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testStation{r: r, st: st, url: h.srv.URL}
+}
+
+// run keeps the station syncing until the test ends.
+func (s *testStation) run(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.st.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+func residentID(region6 string, serial int) string {
+	first17 := fmt.Sprintf("%s1980%02d%02d%03d", region6[:6], 1+serial%12, 1+serial%28, serial%1000)
+	c, ok := cases.ResidentIDCheck(first17)
+	if !ok {
+		panic("bad first 17")
+	}
+	return first17 + string(c)
+}
+
+func registration(id, region, author string) node.Change {
+	persons, _ := json.Marshal([]cases.Person{{Name: "张三", IDNumber: residentID(region, len(id)), Phone: "13812345678"}})
+	at := json.RawMessage(fmt.Sprint(baseTime))
+	return node.Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: []cases.LocalWrite{
+		{Field: "kind", Action: cases.Set, JSON: jsonString(cases.MatterPetition)},
+		{Field: "region", Action: cases.Set, JSON: jsonString(region)},
+		{Field: "petitioners", Action: cases.Set, JSON: persons},
+		{Field: "summary", Action: cases.Set, JSON: jsonString("反映邻居建房占用公共通道影响出行，请求依法处理。")},
+		{Field: "category", Action: cases.Set, JSON: jsonString("邻里纠纷")},
+		{Field: "registered_at", Action: cases.Set, JSON: at},
+		{Field: "received_at", Action: cases.Set, JSON: at},
+	}}
+}
+
+func edit(id, field, value, author string) node.Change {
+	return node.Change{Case: id, Kind: cases.KindEdit, Author: author,
+		Writes: []cases.LocalWrite{{Field: field, Action: cases.Set, JSON: jsonString(value)}}}
+}
+
+func mustWrite(t testing.TB, r *node.Replica, c node.Change) cases.Op {
+	t.Helper()
+	op, err := r.Write(context.Background(), c)
+	if err != nil {
+		t.Fatalf("write %s %s on %s: %v", c.Kind, c.Case, r.Origin().Node, err)
+	}
+	return op
+}
+
+func mustWriteAll(t testing.TB, r *node.Replica, changes []node.Change) {
+	t.Helper()
+	for len(changes) > 0 {
+		n := min(len(changes), 500)
+		_, errs, err := r.WriteBatch(context.Background(), changes[:n], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range errs {
+			if e != nil {
+				t.Fatalf("change %d (%s %s): %v", i, changes[i].Kind, changes[i].Case, e)
+			}
+		}
+		changes = changes[n:]
+	}
+}
+
+// caseState renders a case as its fields' visible values (with conflicts) for comparison
+// across replicas; "" when the replica does not hold it.
+func caseState(t testing.TB, r *node.Replica, id string) string {
+	t.Helper()
+	c, _, err := r.Case(id)
+	if err != nil {
+		return ""
+	}
+	var fields []string
+	for f := range c.Registers {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	out := ""
+	for _, f := range fields {
+		out += fmt.Sprintf("%s=%q;", f, c.Strings(f))
+	}
+	return out
+}
+
+// hasOp reports whether r holds the op named by dot d (as a case op, via its history).
+func holds(t testing.TB, r *node.Replica, op cases.Op) bool {
+	t.Helper()
+	hist, err := r.History(op.Case)
+	if err != nil {
+		return false
+	}
+	for _, s := range hist {
+		if s.Op.Dot == op.Dot {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,317 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	gosync "sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/fengqiao/fengqiao/node"
+)
+
+// HubConfig configures the hub end of sessions.
+type HubConfig struct {
+	Replica Replica
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// MaxSessions bounds concurrent sessions; more are refused with ErrCodeBusy. Default 256.
+	MaxSessions int
+	// URLs are the hub's members' sync URLs, given to stations when they enroll.
+	URLs []string
+	// Window is the number of unacknowledged batches each side may have. Default 4.
+	Window int
+}
+
+// Hub serves stations' sessions (GET /sync) and their enrollment.
+type Hub struct {
+	r      Replica
+	log    *slog.Logger
+	now    func() time.Time
+	urls   []string
+	window int
+	sem    chan struct{}
+	up     websocket.Upgrader
+
+	mu       gosync.Mutex
+	sessions map[string]*liveSession
+}
+
+type liveSession struct {
+	cancel context.CancelCauseFunc
+	stats  *SessionStats
+	since  time.Time
+}
+
+// NewHub returns a hub over r.
+func NewHub(cfg HubConfig) *Hub {
+	h := &Hub{r: cfg.Replica, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, window: cfg.Window,
+		sessions: map[string]*liveSession{}}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.window <= 0 {
+		h.window = defaultWindow
+	}
+	n := cfg.MaxSessions
+	if n <= 0 {
+		n = 256
+	}
+	h.sem = make(chan struct{}, n)
+	h.up = websocket.Upgrader{ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10,
+		CheckOrigin: func(*http.Request) bool { return true }} // peers are nodes, not browsers
+	return h
+}
+
+// ServeHTTP upgrades GET /sync to a websocket and runs one session on it.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	conn, err := h.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has answered
+	}
+	conn.SetReadLimit(MaxFrameBytes)
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	default:
+		refuse(conn, ErrCodeBusy, "too many sessions, try again later / 连接过多，请稍后再试")
+		return
+	}
+	if err := h.serve(r.Context(), conn); err != nil {
+		h.log.Info("session ended", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// refuse sends an error frame and closes: the handshake failed, nothing was applied.
+func refuse(conn *websocket.Conn, code uint64, msg string) {
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = conn.WriteMessage(websocket.BinaryMessage, encodeError(code, msg))
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = conn.Close()
+}
+
+// serve runs the hub's half of the handshake, then the session.
+func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
+	fail := func(err error) error {
+		var le *localError
+		if errors.As(err, &le) {
+			refuse(conn, le.code, le.Error())
+		} else {
+			_ = conn.Close()
+		}
+		return err
+	}
+	deadline := time.Now().Add(HandshakeTimeout)
+	_ = conn.SetWriteDeadline(deadline)
+	helloBytes, f, err := readHandshake(conn, deadline, codeHello)
+	if err != nil {
+		return fail(err)
+	}
+	hi := f.Hello
+	version, ok := highestShared(hi.Versions, Versions)
+	if !ok {
+		return fail(failf(ErrCodeVersion, "no protocol version in common: station speaks %v, this hub %v / 协议版本不兼容", hi.Versions, Versions))
+	}
+	e, err := h.enrollment(hi.Node)
+	switch {
+	case errors.Is(err, node.ErrNotFound):
+		return fail(failf(ErrCodeUnknownNode, "station %s is not enrolled at this hub / 该站点未登记", hi.Node))
+	case err != nil:
+		return fail(failf(ErrCodeInternal, "enrollment of %s: %v", hi.Node, err))
+	case e.RevokedAt != 0:
+		return fail(failf(ErrCodeRevoked, "station %s was revoked / 该站点已被注销", hi.Node))
+	case !bytes.Equal(e.Key, hi.Key):
+		return fail(failf(ErrCodeBadKey, "station %s presented a key other than the one enrolled / 密钥与登记不符", hi.Node))
+	}
+	ch := challenge{Version: version, Hub: h.r.Origin().Node, Key: h.r.PublicKey(), Nonce: newNonce(), Streams: e.Scopes()}
+	ch.Sig = h.r.SessionSignature(transcript("hub", helloBytes, encodeChallenge(ch)))
+	chBytes := encodeChallenge(ch)
+	if err := conn.WriteMessage(websocket.BinaryMessage, chBytes); err != nil {
+		return fail(err)
+	}
+	_, f, err = readHandshake(conn, deadline, codeProve)
+	if err != nil {
+		return fail(err)
+	}
+	if !ed25519.Verify(e.Key, node.SessionMessage(transcript("node", helloBytes, chBytes)), f.Prove.Sig) {
+		return fail(failf(ErrCodeBadKey, "station %s did not prove its key / 密钥验证失败", hi.Node))
+	}
+	cp, err := h.r.PeerCheckpoint(e.Station)
+	if err != nil {
+		return fail(failf(ErrCodeInternal, "checkpoint of %s: %v", e.Station, err))
+	}
+	if err := conn.WriteMessage(websocket.BinaryMessage, encodeReady(ready{Epoch: cp.Epoch, Pos: cp.Pos, Window: uint64(h.window)})); err != nil {
+		return fail(err)
+	}
+
+	s := &session{conn: conn, r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
+		window: h.window, stats: &SessionStats{}, streamsIn: map[string]bool{"": true},
+		rule: e.Rule(), stamp: true, verify: true}
+	for _, scope := range e.Scopes() {
+		var after uint64
+		for _, c := range f.Prove.Checkpoints {
+			if c.Stream == scope && c.Epoch == h.r.Epoch() {
+				after = c.Pos
+			}
+		}
+		s.out = append(s.out, h.scopeStream(scope, after, e))
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	h.register(e.Station, &liveSession{cancel: cancel, stats: s.stats, since: h.now()})
+	defer h.unregister(e.Station, s.stats)
+	h.log.Info("session started", "station", e.Station, "version", version, "their_checkpoint", cp.Pos)
+	return s.run(ctx)
+}
+
+// scopeStream reads one scope of the hub's feed for a station, never echoing its own ops,
+// and dropping a left-scope marker when the case is still in another of its scopes.
+func (h *Hub) scopeStream(scope string, after uint64, e *Enrollment) *outStream {
+	scopes := e.Scopes()
+	return &outStream{name: scope, epoch: h.r.Epoch(), sent: after,
+		readBatch: func(after uint64, limit int) ([]outEntry, uint64, error) {
+			got, next, err := h.r.ScopeFeed(scope, after, limit, e.Station, nil)
+			if err != nil {
+				return nil, after, err
+			}
+			out := make([]outEntry, 0, len(got))
+			for _, g := range got {
+				if g.LeftCase != "" {
+					now, err := h.r.CaseScopes(g.LeftCase)
+					if err != nil && !errors.Is(err, node.ErrNotFound) {
+						return nil, after, err
+					}
+					if slices.ContainsFunc(now, func(s string) bool { return slices.Contains(scopes, s) }) {
+						continue
+					}
+					out = append(out, outEntry{pos: g.N, e: entry{LeftCase: g.LeftCase}})
+					continue
+				}
+				out = append(out, outEntry{pos: g.N, e: entry{Raw: g.Raw, Meta: g.Meta}})
+			}
+			return out, next, nil
+		}}
+}
+
+func (h *Hub) register(station string, ls *liveSession) {
+	h.mu.Lock()
+	old := h.sessions[station]
+	h.sessions[station] = ls
+	h.mu.Unlock()
+	if old != nil {
+		old.cancel(failf(ErrCodeReplaced, "a newer session of %s took over", station))
+	}
+}
+
+func (h *Hub) unregister(station string, stats *SessionStats) {
+	h.mu.Lock()
+	if ls := h.sessions[station]; ls != nil && ls.stats == stats {
+		delete(h.sessions, station)
+	}
+	h.mu.Unlock()
+}
+
+func (h *Hub) closeSession(station string, code uint64, why string) {
+	h.mu.Lock()
+	ls := h.sessions[station]
+	h.mu.Unlock()
+	if ls != nil {
+		ls.cancel(failf(code, "%s", why))
+	}
+}
+
+// PeerInfo describes one station's live session.
+type PeerInfo struct {
+	Station     string    `json:"station"`
+	Since       time.Time `json:"since"`
+	OpsReceived uint64    `json:"ops_received"`
+	OpsSent     uint64    `json:"ops_sent"`
+	Quarantined uint64    `json:"quarantined"`
+}
+
+// Sessions lists the live sessions, by station.
+func (h *Hub) Sessions() []PeerInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]PeerInfo, 0, len(h.sessions))
+	for id, ls := range h.sessions {
+		out = append(out, PeerInfo{Station: id, Since: ls.since, OpsReceived: ls.stats.OpsReceived.Load(),
+			OpsSent: ls.stats.OpsSent.Load(), Quarantined: ls.stats.Quarantined.Load()})
+	}
+	slices.SortFunc(out, func(a, b PeerInfo) int { return cmpString(a.Station, b.Station) })
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// readHandshake reads one handshake frame, which must be of the code expected (an error
+// frame from the peer is returned as a *RemoteError).
+func readHandshake(conn *websocket.Conn, deadline time.Time, want uint64) ([]byte, frame, error) {
+	_ = conn.SetReadDeadline(deadline)
+	mt, b, err := conn.ReadMessage()
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
+			return nil, frame{}, failf(ErrCodeBadFrame, "frame over %d bytes", MaxFrameBytes)
+		}
+		return nil, frame{}, fmt.Errorf("handshake: %w", err)
+	}
+	if mt != websocket.BinaryMessage {
+		return nil, frame{}, failf(ErrCodeBadFrame, "handshake: text message where frames are binary")
+	}
+	f, err := decodeFrame(b)
+	if err != nil {
+		return nil, frame{}, &localError{code: ErrCodeBadFrame, err: fmt.Errorf("handshake: %w", err)}
+	}
+	if f.Code == codeError {
+		return nil, frame{}, &RemoteError{Code: f.N, Message: f.Text}
+	}
+	if f.Code != want {
+		return nil, frame{}, failf(ErrCodeProtocol, "handshake: frame %d where %d was expected", f.Code, want)
+	}
+	return b, f, nil
+}
+
+// transcript binds a handshake signature to both ends' frames (and so both nonces) and to
+// the signer's role, so that neither signature can be replayed as the other.
+func transcript(role string, helloBytes, challengeBytes []byte) []byte {
+	a, b := sha256.Sum256(helloBytes), sha256.Sum256(challengeBytes)
+	out := append([]byte(role+"\x00"), a[:]...)
+	return append(out, b[:]...)
+}
+
+func newNonce() []byte {
+	b := make([]byte, nonceSize)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// highestShared returns the highest version in both lists.
+func highestShared(theirs, ours []uint64) (uint64, bool) {
+	var best uint64
+	for _, v := range theirs {
+		if slices.Contains(ours, v) && v > best {
+			best = v
+		}
+	}
+	return best, best != 0
+}

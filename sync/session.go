@@ -1,0 +1,508 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/internal/mp"
+	"github.com/fengqiao/fengqiao/node"
+)
+
+// Replica is what sync needs of the local store: a *node.Replica, or the Raft hub's
+// wrapper around one (whose Apply goes through the log).
+type Replica interface {
+	Origin() crdt.Origin
+	Epoch() string
+	Region() string
+	PublicKey() ed25519.PublicKey
+	SessionSignature(transcript []byte) []byte
+	SignHeadAt(seq uint64) (node.SignedHead, error)
+	Apply(ctx context.Context, b node.Batch) (node.Result, error)
+	Feed(after uint64, limit int, skipVia string) ([]node.FeedEntry, uint64, error)
+	ScopeFeed(scope string, after uint64, limit int, skipVia string, stats *node.ReadStats) ([]node.ScopeEntry, uint64, error)
+	CaseScopes(id string) ([]string, error)
+	PeerCheckpoint(peer string) (node.Checkpoint, error)
+	Notify() <-chan struct{}
+	Status() node.Status
+	Doc(kind, id string) ([]byte, error)
+	PutDoc(ctx context.Context, kind, id string, value []byte) error
+	Docs(kind string, fn func(id string, value []byte) error) error
+	Secret(name string, generate func() ([]byte, error)) ([]byte, error)
+}
+
+// Timing of a session. Variables, not constants, so that tests can shorten them.
+var (
+	// IdleTimeout closes a session when nothing at all has arrived for this long. Every
+	// byte extends it, so a slow transfer that keeps progressing is never cut.
+	IdleTimeout = 45 * time.Second
+	// PingInterval is how often a quiet session proves it is alive.
+	PingInterval = 15 * time.Second
+	// HandshakeTimeout bounds the whole handshake.
+	HandshakeTimeout = 20 * time.Second
+)
+
+// Batch sizing: a batch's compressed size adapts to the link between these bounds.
+const (
+	minWireBatch   = 8 << 10
+	startWireBatch = 64 << 10
+	maxRawBatch    = 3 << 20 // below MaxFrameBytes even if nothing compresses
+	defaultWindow  = 4
+)
+
+// SessionStats are a session's counters, safe to read while it runs.
+type SessionStats struct {
+	OpsSent, OpsReceived     atomic.Uint64
+	BatchesSent, BatchesAckd atomic.Uint64
+	BytesSent, BytesReceived atomic.Uint64 // websocket message payloads
+	Duplicates, Pending      atomic.Uint64
+	Quarantined              atomic.Uint64
+	PeerCaughtUp             atomic.Bool // the peer said it had nothing more, after our last batch
+	CaughtUp                 atomic.Bool // we had nothing more to send, and all of it was acked
+}
+
+// outStream is one stream this end sends: its whole feed (station) or one scope (hub).
+type outStream struct {
+	name      string
+	epoch     string
+	sent      uint64 // position after the last batch sent
+	quiet     bool   // a caught-up frame was sent and nothing since
+	readBatch func(after uint64, limit int) ([]outEntry, uint64, error)
+}
+
+type outEntry struct {
+	pos uint64
+	e   entry
+}
+
+// inflight is a batch sent and not yet acknowledged.
+type inflight struct {
+	seq    uint64
+	stream *outStream
+	to     uint64
+	wire   int
+	sentAt time.Time
+}
+
+// inBatch is a batch received and decoded, waiting to be applied.
+type inBatch struct {
+	f   *batchFrame
+	ops []node.Incoming
+	// left-scope markers with their place among ops
+	left []node.LeftMarker
+}
+
+// session is one authenticated connection, after the handshake: both directions at once.
+type session struct {
+	conn    *websocket.Conn
+	r       Replica
+	log     *slog.Logger
+	now     func() time.Time
+	peer    string
+	peerKey ed25519.PublicKey
+	out     []*outStream
+	window  int
+	stats   *SessionStats
+
+	// Receiving side.
+	streamsIn map[string]bool  // streams the peer may send
+	rule      *node.WriterRule // hub: what the station may write
+	partial   bool             // station: the hub's streams are scoped
+	stamp     bool             // hub: stamp receipt time into ops
+	verify    bool             // hub: heads must be the peer's own, signed by its key
+	signHeads bool             // station: sign a head at the end of each batch
+	onAck     func(stream string, cp node.Checkpoint)
+
+	sendq   chan []byte
+	batches chan inBatch
+	acks    chan uint64
+}
+
+// run drives the session until ctx ends or either side fails. It returns why it ended.
+func (s *session) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.sendq = make(chan []byte, 2*s.window+8)
+	s.batches = make(chan inBatch, s.window+1)
+	s.acks = make(chan uint64, 4*s.window+8)
+	done := make(chan struct{}, 4)
+	spawn := func(f func(context.Context) error) {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := f(ctx); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); s.writer(ctx) }()
+	spawn(s.reader)
+	spawn(s.applier)
+	spawn(s.sender)
+	<-ctx.Done()
+	<-writerDone // it has sent the error frame, if any, and the close
+	_ = s.conn.Close()
+	for range 3 {
+		<-done
+	}
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// writer owns the connection's writes. When the session ends it sends an error frame for
+// a local failure, then a close.
+func (s *session) writer(ctx context.Context) {
+	ping := time.NewTicker(PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case b := <-s.sendq:
+			if err := s.write(b); err != nil {
+				return
+			}
+		case <-ping.C:
+			if s.write(encodePing(codePing, s.now().UnixMilli())) != nil {
+				return
+			}
+		case <-ctx.Done():
+			var le *localError
+			if err := context.Cause(ctx); errors.As(err, &le) {
+				_ = s.write(encodeError(le.code, le.Error()))
+			}
+			_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+func (s *session) write(b []byte) error {
+	// A deadline for the whole message, generous enough for a slow link: the idle timeout
+	// plus the time to send it at 1 KB/s.
+	_ = s.conn.SetWriteDeadline(time.Now().Add(IdleTimeout + time.Duration(len(b))*time.Millisecond))
+	if err := s.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		return err
+	}
+	s.stats.BytesSent.Add(uint64(len(b)))
+	return nil
+}
+
+// send queues a frame for the writer.
+func (s *session) send(ctx context.Context, b []byte) error {
+	select {
+	case s.sendq <- b:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// readFrame reads one message, extending the read deadline as its bytes arrive: a slow
+// transfer that keeps progressing is never cut by the idle timeout.
+func readFrame(conn *websocket.Conn, buf []byte) ([]byte, error) {
+	_ = conn.SetReadDeadline(time.Now().Add(IdleTimeout))
+	mt, rd, err := conn.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	if mt != websocket.BinaryMessage {
+		return nil, failf(ErrCodeBadFrame, "text message where frames are binary")
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(IdleTimeout))
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				return nil, failf(ErrCodeBadFrame, "frame over %d bytes", MaxFrameBytes)
+			}
+			return nil, err
+		}
+	}
+}
+
+func (s *session) reader(ctx context.Context) error {
+	var last uint64
+	for {
+		b, err := readFrame(s.conn, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read from %s: %w", s.peer, err)
+		}
+		s.stats.BytesReceived.Add(uint64(len(b)))
+		f, err := decodeFrame(b)
+		if err != nil {
+			return &localError{code: ErrCodeBadFrame, err: err}
+		}
+		switch f.Code {
+		case codeBatch:
+			switch {
+			case f.Batch.Seq <= last:
+				continue // a copy of a batch already taken
+			case f.Batch.Seq != last+1:
+				return failf(ErrCodeProtocol, "batch %d after batch %d", f.Batch.Seq, last)
+			case !s.streamsIn[f.Batch.Stream]:
+				return failf(ErrCodeProtocol, "batch of stream %q, which this session does not carry", f.Batch.Stream)
+			}
+			last = f.Batch.Seq
+			in, err := s.decodeBatch(f.Batch)
+			if err != nil {
+				return err
+			}
+			select {
+			case s.batches <- in:
+			default:
+				return failf(ErrCodeProtocol, "more than %d batches unacknowledged", s.window)
+			}
+		case codeAck:
+			select {
+			case s.acks <- f.N:
+			default:
+				return failf(ErrCodeProtocol, "acks for batches never sent")
+			}
+		case codeCaughtUp:
+			s.stats.PeerCaughtUp.Store(true)
+		case codePing:
+			if err := s.send(ctx, encodePing(codePong, f.T)); err != nil {
+				return err
+			}
+		case codePong:
+		case codeError:
+			return &RemoteError{Code: f.N, Message: f.Text}
+		default:
+			return failf(ErrCodeProtocol, "frame %d during a session", f.Code)
+		}
+	}
+}
+
+// decodeBatch opens a batch's payload and checks its heads.
+func (s *session) decodeBatch(f *batchFrame) (inBatch, error) {
+	entries, ops, err := openPayload(f)
+	if err != nil {
+		return inBatch{}, &localError{code: ErrCodeBadFrame, err: err}
+	}
+	in := inBatch{f: f, ops: ops}
+	n := 0
+	for _, e := range entries {
+		if e.Raw == nil {
+			if !s.partial {
+				return inBatch{}, failf(ErrCodeProtocol, "left-scope marker in a stream that has no scope")
+			}
+			in.left = append(in.left, node.LeftMarker{Case: e.LeftCase, After: n})
+			continue
+		}
+		n++
+	}
+	if s.verify {
+		for _, h := range f.Heads {
+			if h.Origin.Node != s.peer {
+				return inBatch{}, failf(ErrCodeIntegrity, "%s sent a head of %s", s.peer, h.Origin)
+			}
+			if err := h.Verify(s.peerKey); err != nil {
+				return inBatch{}, failf(ErrCodeIntegrity, "head from %s: %v", s.peer, err)
+			}
+		}
+	} else {
+		f.Heads = nil // a scoped stream's heads cannot be checked here: the session vouches
+	}
+	return in, nil
+}
+
+// applier applies received batches in order and acknowledges each once it is durable.
+func (s *session) applier(ctx context.Context) error {
+	for {
+		var in inBatch
+		select {
+		case in = <-s.batches:
+		case <-ctx.Done():
+			return nil
+		}
+		b := node.Batch{From: s.peer, Ops: in.ops, Heads: in.f.Heads, Left: in.left,
+			Checkpoint: &node.Checkpoint{Epoch: in.f.Epoch, Pos: in.f.To}, Stream: in.f.Stream,
+			Partial: s.partial, Writer: s.rule, StampReceipt: s.stamp}
+		if s.stamp {
+			b.ReceivedAt = s.now().UnixMilli()
+		}
+		res, err := s.r.Apply(ctx, b)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, node.ErrChainBroken) || errors.Is(err, node.ErrForgedOrigin) || errors.Is(err, node.ErrBadSignature) {
+				first, lastDot := dotRange(in.ops)
+				s.log.Error("integrity: batch refused, nothing applied", "peer", s.peer, "from", first, "to", lastDot, "err", err)
+				return failf(ErrCodeIntegrity, "batch %d (ops %s .. %s) refused: %v", in.f.Seq, first, lastDot, err)
+			}
+			return failf(ErrCodeInternal, "apply batch %d: %v", in.f.Seq, err)
+		}
+		s.stats.OpsReceived.Add(uint64(res.Applied))
+		s.stats.Duplicates.Add(uint64(res.Duplicates))
+		s.stats.Pending.Add(uint64(res.Pending))
+		s.stats.Quarantined.Add(uint64(res.Quarantined))
+		if err := s.send(ctx, encodeAck(in.f.Seq)); err != nil {
+			return err
+		}
+	}
+}
+
+func dotRange(ops []node.Incoming) (first, last string) {
+	if len(ops) == 0 {
+		return "-", "-"
+	}
+	return ops[0].Op.Dot.String(), ops[len(ops)-1].Op.Dot.String()
+}
+
+// sender reads this end's streams after the peer's checkpoints and sends them in batches,
+// keeping at most window unacknowledged; when all are caught up it waits for new ops.
+func (s *session) sender(ctx context.Context) error {
+	var (
+		seq        uint64
+		flight     []inflight
+		wireTarget = startWireBatch
+		ratio      = 3.0 // raw bytes per wire byte, learnt from each batch
+		perEntry   = 300 // raw bytes per entry, learnt from each read
+	)
+	ack := func(n uint64) error {
+		if len(flight) == 0 || flight[0].seq != n {
+			return failf(ErrCodeProtocol, "ack of batch %d out of order", n)
+		}
+		f := flight[0]
+		flight = flight[1:]
+		s.stats.BatchesAckd.Add(1)
+		if s.onAck != nil {
+			s.onAck(f.stream.name, node.Checkpoint{Epoch: f.stream.epoch, Pos: f.to})
+		}
+		switch rtt := s.now().Sub(f.sentAt); {
+		case rtt < time.Second && f.wire >= wireTarget/2:
+			wireTarget = min(wireTarget*2, maxRawBatch)
+		case rtt > 4*time.Second:
+			wireTarget = max(wireTarget/2, minWireBatch)
+		}
+		return nil
+	}
+	for {
+		notify := s.r.Notify()
+		progressed := false
+		for _, st := range s.out {
+			for len(flight) >= s.window {
+				select {
+				case n := <-s.acks:
+					if err := ack(n); err != nil {
+						return err
+					}
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			rawBudget := min(int(float64(wireTarget)*ratio), maxRawBatch)
+			limit := max(16, min(rawBudget/perEntry+1, MaxBatchEntries))
+			got, next, err := st.readBatch(st.sent, limit)
+			if err != nil {
+				return failf(ErrCodeInternal, "read stream %q after %d: %v", st.name, st.sent, err)
+			}
+			if len(got) == 0 && next == st.sent {
+				if !st.quiet {
+					if err := s.send(ctx, encodeCaughtUp(st.name, st.sent)); err != nil {
+						return err
+					}
+					st.quiet = true
+				}
+				continue
+			}
+			st.quiet = false
+			progressed = true
+			b, n, rawLen, err := s.buildBatch(st, got, rawBudget)
+			if err != nil {
+				return err
+			}
+			if n < len(got) {
+				next = got[n-1].pos
+			}
+			if n > 0 {
+				perEntry = max(32, rawLen/n)
+			}
+			seq++
+			b.Seq, b.To = seq, next
+			frameBytes := encodeBatch(b)
+			if len(b.Payload) > 0 {
+				ratio = max(1, float64(rawLen)/float64(len(b.Payload)))
+			}
+			if err := s.send(ctx, frameBytes); err != nil {
+				return err
+			}
+			st.sent = next
+			flight = append(flight, inflight{seq: seq, stream: st, to: next, wire: len(frameBytes), sentAt: s.now()})
+			s.stats.BatchesSent.Add(1)
+			s.stats.OpsSent.Add(uint64(n))
+		}
+		if progressed {
+			continue
+		}
+		s.stats.CaughtUp.Store(len(flight) == 0)
+		select {
+		case n := <-s.acks:
+			if err := ack(n); err != nil {
+				return err
+			}
+			s.stats.CaughtUp.Store(len(flight) == 0)
+		case <-notify:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// buildBatch encodes entries of got into a batch of at most rawBudget raw bytes (at least
+// one entry), with the signed head of this node's chain where the batch ends.
+func (s *session) buildBatch(st *outStream, got []outEntry, rawBudget int) (*batchFrame, int, int, error) {
+	w := mp.NewWriter()
+	n := 0
+	var headSeq uint64
+	own := s.r.Origin()
+	for _, oe := range got {
+		if n > 0 && w.Len() >= rawBudget {
+			break
+		}
+		if oe.e.Raw != nil && s.signHeads {
+			d, err := cases.PeekDot(oe.e.Raw)
+			if err != nil {
+				return nil, 0, 0, failf(ErrCodeInternal, "stored op at %d: %v", oe.pos, err)
+			}
+			if d.Origin == own && d.Seq > headSeq {
+				headSeq = d.Seq
+			}
+		}
+		appendEntry(w, oe.e)
+		n++
+	}
+	b := &batchFrame{Stream: st.name, Epoch: st.epoch}
+	if headSeq > 0 {
+		h, err := s.r.SignHeadAt(headSeq)
+		if err != nil {
+			return nil, 0, 0, failf(ErrCodeInternal, "%v", err)
+		}
+		b.Heads = []node.SignedHead{h}
+	}
+	raw := w.Bytes()
+	sealPayload(b, raw, n)
+	return b, n, len(raw), nil
+}

@@ -1,0 +1,311 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/fengqiao/fengqiao/node"
+)
+
+// StationConfig configures the station end of sessions.
+type StationConfig struct {
+	Replica Replica
+	// URLs are the hub members to try, in order; empty means the list given at enrollment.
+	URLs   []string
+	Logger *slog.Logger
+	Now    func() time.Time
+	Window int // unacknowledged batches; default 4
+	// MinBackoff and MaxBackoff bound the wait between attempts (defaults 500ms and 60s);
+	// each wait is drawn at random from up to twice the last, so stations that lost their
+	// hub together do not come back together.
+	MinBackoff, MaxBackoff time.Duration
+	Dialer                 *websocket.Dialer
+	// Versions overrides the protocol versions offered (tests play old and new stations).
+	Versions []uint64
+}
+
+// Station keeps a station in sync with its hub: one session at a time, reconnecting with
+// backoff and jitter over the hub's members.
+type Station struct {
+	cfg  StationConfig
+	r    Replica
+	info *HubInfo
+	log  *slog.Logger
+
+	mu     gosync.Mutex
+	status StationStatus
+	stats  *SessionStats
+}
+
+// StationStatus is what a station knows of its link.
+type StationStatus struct {
+	Hub       string          `json:"hub"`
+	Connected bool            `json:"connected"`
+	URL       string          `json:"url,omitempty"`
+	LastSync  time.Time       `json:"last_sync,omitzero"` // both directions caught up
+	LastError string          `json:"last_error,omitempty"`
+	Acked     node.Checkpoint `json:"acked"` // how far the hub has durably applied our feed
+	Attempts  int             `json:"attempts"`
+}
+
+// NewStation returns the sync client of an enrolled station.
+func NewStation(cfg StationConfig) (*Station, error) {
+	info, err := LoadHubInfo(cfg.Replica)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.URLs) == 0 {
+		cfg.URLs = info.URLs
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = defaultWindow
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Minute
+	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: HandshakeTimeout, ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
+	}
+	if len(cfg.Versions) == 0 {
+		cfg.Versions = Versions
+	}
+	s := &Station{cfg: cfg, r: cfg.Replica, info: info, log: cfg.Logger.With("hub", info.Hub)}
+	s.status.Hub = info.Hub
+	s.status.Acked, _ = loadAcked(cfg.Replica, info.Hub)
+	return s, nil
+}
+
+// Run keeps the station connected until ctx ends, trying the hub's members in turn.
+func (s *Station) Run(ctx context.Context) error {
+	backoff := s.cfg.MinBackoff
+	for i := 0; ; i++ {
+		url := s.cfg.URLs[i%len(s.cfg.URLs)]
+		start := time.Now()
+		err := s.Connect(ctx, url)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > 30*time.Second {
+			backoff = s.cfg.MinBackoff // it was a real session: come back quickly
+		}
+		s.log.Info("sync session ended", "url", url, "err", err)
+		wait := time.Duration(rand.Int64N(int64(backoff)) + int64(backoff)/2)
+		backoff = min(2*backoff, s.cfg.MaxBackoff)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		}
+	}
+}
+
+// Connect runs one session with the hub member at url until ctx ends or the link fails.
+func (s *Station) Connect(ctx context.Context, url string) error {
+	s.mu.Lock()
+	s.status.Attempts++
+	s.mu.Unlock()
+	err := s.connect(ctx, url)
+	s.mu.Lock()
+	s.status.Connected = false
+	if err != nil {
+		s.status.LastError = err.Error()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Station) connect(ctx context.Context, url string) error {
+	hdr := http.Header{}
+	conn, resp, err := s.cfg.Dialer.DialContext(ctx, syncURL(url), hdr)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", url, err)
+	}
+	conn.SetReadLimit(MaxFrameBytes)
+	sess, err := s.handshake(conn)
+	if err != nil {
+		var le *localError
+		if errors.As(err, &le) {
+			refuse(conn, le.code, le.Error())
+		} else {
+			_ = conn.Close()
+		}
+		return err
+	}
+	s.mu.Lock()
+	s.status.Connected, s.status.URL, s.stats = true, url, sess.stats
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.watchCaughtUp(ctx, sess.stats)
+	return sess.run(ctx)
+}
+
+// watchCaughtUp records the last time both directions were caught up.
+func (s *Station) watchCaughtUp(ctx context.Context, st *SessionStats) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if st.CaughtUp.Load() && st.PeerCaughtUp.Load() {
+				s.mu.Lock()
+				s.status.LastSync = s.cfg.Now()
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
+	deadline := time.Now().Add(HandshakeTimeout)
+	_ = conn.SetWriteDeadline(deadline)
+	me := s.r.Origin().Node
+	helloBytes := encodeHello(hello{Versions: s.cfg.Versions, Node: me, Key: s.r.PublicKey(), Nonce: newNonce()})
+	if err := conn.WriteMessage(websocket.BinaryMessage, helloBytes); err != nil {
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	chBytes, f, err := readHandshake(conn, deadline, codeChallenge)
+	if err != nil {
+		return nil, err
+	}
+	ch := f.Challenge
+	unsigned := *ch
+	unsigned.Sig = nil
+	switch {
+	case !containsVersion(s.cfg.Versions, ch.Version):
+		return nil, failf(ErrCodeVersion, "hub chose protocol version %d, which this station does not speak", ch.Version)
+	case ch.Hub != s.info.Hub || !bytes.Equal(ch.Key, s.info.Key):
+		return nil, failf(ErrCodeBadKey, "the hub answered as %s with a key other than the one enrolled / 中心密钥与登记不符", ch.Hub)
+	case !ed25519.Verify(s.info.Key, node.SessionMessage(transcript("hub", helloBytes, encodeChallenge(unsigned))), ch.Sig):
+		return nil, failf(ErrCodeBadKey, "the hub did not prove its key / 中心密钥验证失败")
+	}
+	p := prove{Sig: s.r.SessionSignature(transcript("node", helloBytes, chBytes))}
+	in := map[string]bool{}
+	for _, st := range ch.Streams {
+		cp, err := s.r.PeerCheckpoint(node.StreamName(ch.Hub, st))
+		if err != nil {
+			return nil, err
+		}
+		p.Checkpoints = append(p.Checkpoints, streamCheckpoint{Stream: st, Epoch: cp.Epoch, Pos: cp.Pos})
+		in[st] = true
+	}
+	if err := conn.WriteMessage(websocket.BinaryMessage, encodeProve(p)); err != nil {
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	_, f, err = readHandshake(conn, deadline, codeReady)
+	if err != nil {
+		return nil, err
+	}
+	var after uint64
+	if f.Ready.Epoch == s.r.Epoch() {
+		after = f.Ready.Pos
+	}
+	window := s.cfg.Window
+	if w := int(f.Ready.Window); w > 0 && w < window {
+		window = w
+	}
+	hub := ch.Hub
+	sess := &session{conn: conn, r: s.r, log: s.log, now: s.cfg.Now, peer: hub, peerKey: s.info.Key,
+		window: window, stats: &SessionStats{}, streamsIn: in, partial: true, signHeads: true}
+	sess.out = []*outStream{{name: "", epoch: s.r.Epoch(), sent: after,
+		readBatch: func(after uint64, limit int) ([]outEntry, uint64, error) {
+			got, next, err := s.r.Feed(after, limit, hub)
+			out := make([]outEntry, len(got))
+			for i, g := range got {
+				out[i] = outEntry{pos: g.Pos, e: entry{Raw: g.Raw, Meta: g.Meta}}
+			}
+			return out, next, err
+		}}}
+	sess.onAck = func(_ string, cp node.Checkpoint) {
+		s.mu.Lock()
+		s.status.Acked = cp
+		s.mu.Unlock()
+		if err := s.r.PutDoc(context.Background(), docAcked, hub, encodeAcked(cp)); err != nil {
+			s.log.Warn("record acked position", "err", err)
+		}
+	}
+	s.log.Info("session started", "version", ch.Version, "hub_has", after)
+	return sess, nil
+}
+
+// Status returns the station's link status.
+func (s *Station) Status() StationStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Stats returns the current (or last) session's counters, nil before the first session.
+func (s *Station) Stats() *SessionStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+func containsVersion(vs []uint64, v uint64) bool {
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// syncURL turns a hub's base URL (http://host:port) into its websocket endpoint.
+func syncURL(base string) string {
+	u := strings.TrimSuffix(base, "/")
+	switch {
+	case strings.HasPrefix(u, "http://"):
+		u = "ws://" + u[len("http://"):]
+	case strings.HasPrefix(u, "https://"):
+		u = "wss://" + u[len("https://"):]
+	}
+	if !strings.HasSuffix(u, "/sync") {
+		u += "/sync"
+	}
+	return u
+}
+
+func encodeAcked(cp node.Checkpoint) []byte {
+	return append(binary.AppendUvarint(nil, cp.Pos), cp.Epoch...)
+}
+
+func loadAcked(r Replica, hub string) (node.Checkpoint, error) {
+	b, err := r.Doc(docAcked, hub)
+	if err != nil {
+		return node.Checkpoint{}, err
+	}
+	pos, n := binary.Uvarint(b)
+	if n <= 0 {
+		return node.Checkpoint{}, errors.New("corrupt acked position")
+	}
+	return node.Checkpoint{Pos: pos, Epoch: string(b[n:])}, nil
+}
