@@ -156,10 +156,10 @@ type Replica struct {
 	// Published after each commit for lock-free status reads.
 	stats struct {
 		quarantined atomic.Uint64
-		feedPos   atomic.Uint64
-		caseCount atomic.Uint64
-		equivoc   atomic.Uint64
-		pending   atomic.Uint64
+		feedPos     atomic.Uint64
+		caseCount   atomic.Uint64
+		equivoc     atomic.Uint64
+		pending     atomic.Uint64
 	}
 }
 

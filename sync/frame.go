@@ -121,7 +121,9 @@ type RemoteError struct {
 	Message string
 }
 
-func (e *RemoteError) Error() string { return fmt.Sprintf("peer refused (code %d): %s", e.Code, e.Message) }
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("peer refused (code %d): %s", e.Code, e.Message)
+}
 
 // localError is an error this end reports to its peer in an error frame before closing.
 type localError struct {
