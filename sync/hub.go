@@ -157,8 +157,7 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 	}
 
 	s := &session{conn: conn, r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
-		window: h.window, stats: &SessionStats{}, streamsIn: map[string]bool{"": true},
-		rule: e.Rule(), stamp: true, verify: true}
+		window: h.window, stats: &SessionStats{}, recv: h.receiverFor(e)}
 	for _, scope := range e.Scopes() {
 		var after uint64
 		for _, c := range f.Prove.Checkpoints {
@@ -174,6 +173,12 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 	defer h.unregister(e.Station, s.stats)
 	h.log.Info("session started", "station", e.Station, "version", version, "their_checkpoint", cp.Pos)
 	return s.run(ctx)
+}
+
+// receiverFor checks and applies what station e sends.
+func (h *Hub) receiverFor(e *Enrollment) *receiver {
+	return &receiver{r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
+		streams: map[string]bool{"": true}, rule: e.Rule(), stamp: true, verify: true}
 }
 
 // scopeStream reads one scope of the hub's feed for a station, never echoing its own ops,

@@ -113,13 +113,8 @@ type session struct {
 	window  int
 	stats   *SessionStats
 
-	// Receiving side.
-	streamsIn map[string]bool  // streams the peer may send
-	rule      *node.WriterRule // hub: what the station may write
-	partial   bool             // station: the hub's streams are scoped
-	stamp     bool             // hub: stamp receipt time into ops
-	verify    bool             // hub: heads must be the peer's own, signed by its key
-	signHeads bool             // station: sign a head at the end of each batch
+	recv      *receiver
+	signHeads bool // station: sign a head at the end of each batch
 	onAck     func(stream string, cp node.Checkpoint)
 
 	sendq   chan []byte
@@ -260,11 +255,11 @@ func (s *session) reader(ctx context.Context) error {
 				continue // a copy of a batch already taken
 			case f.Batch.Seq != last+1:
 				return failf(ErrCodeProtocol, "batch %d after batch %d", f.Batch.Seq, last)
-			case !s.streamsIn[f.Batch.Stream]:
+			case !s.recv.streams[f.Batch.Stream]:
 				return failf(ErrCodeProtocol, "batch of stream %q, which this session does not carry", f.Batch.Stream)
 			}
 			last = f.Batch.Seq
-			in, err := s.decodeBatch(f.Batch)
+			in, err := s.recv.decode(f.Batch)
 			if err != nil {
 				return err
 			}
@@ -294,8 +289,8 @@ func (s *session) reader(ctx context.Context) error {
 	}
 }
 
-// decodeBatch opens a batch's payload and checks its heads.
-func (s *session) decodeBatch(f *batchFrame) (inBatch, error) {
+// decode opens a batch's payload and checks its heads.
+func (s *receiver) decode(f *batchFrame) (inBatch, error) {
 	entries, ops, err := openPayload(f)
 	if err != nil {
 		return inBatch{}, &localError{code: ErrCodeBadFrame, err: err}
@@ -336,23 +331,12 @@ func (s *session) applier(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-		b := node.Batch{From: s.peer, Ops: in.ops, Heads: in.f.Heads, Left: in.left,
-			Checkpoint: &node.Checkpoint{Epoch: in.f.Epoch, Pos: in.f.To}, Stream: in.f.Stream,
-			Partial: s.partial, Writer: s.rule, StampReceipt: s.stamp}
-		if s.stamp {
-			b.ReceivedAt = s.now().UnixMilli()
-		}
-		res, err := s.r.Apply(ctx, b)
+		res, err := s.recv.apply(ctx, in)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, node.ErrChainBroken) || errors.Is(err, node.ErrForgedOrigin) || errors.Is(err, node.ErrBadSignature) {
-				first, lastDot := dotRange(in.ops)
-				s.log.Error("integrity: batch refused, nothing applied", "peer", s.peer, "from", first, "to", lastDot, "err", err)
-				return failf(ErrCodeIntegrity, "batch %d (ops %s .. %s) refused: %v", in.f.Seq, first, lastDot, err)
-			}
-			return failf(ErrCodeInternal, "apply batch %d: %v", in.f.Seq, err)
+			return err
 		}
 		s.stats.OpsReceived.Add(uint64(res.Applied))
 		s.stats.Duplicates.Add(uint64(res.Duplicates))
@@ -362,6 +346,40 @@ func (s *session) applier(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// receiver checks and applies what one peer sends, in a session or a bundle.
+type receiver struct {
+	r       Replica
+	log     *slog.Logger
+	now     func() time.Time
+	peer    string
+	peerKey ed25519.PublicKey
+	streams map[string]bool  // streams the peer may send
+	rule    *node.WriterRule // hub: what the station may write
+	partial bool             // station: the hub's streams are scoped
+	stamp   bool             // hub: stamp receipt time into ops
+	verify  bool             // hub: heads must be the peer's own, signed by its key
+}
+
+// apply applies one decoded batch durably, with the peer's checkpoint.
+func (s *receiver) apply(ctx context.Context, in inBatch) (node.Result, error) {
+	b := node.Batch{From: s.peer, Ops: in.ops, Heads: in.f.Heads, Left: in.left,
+		Checkpoint: &node.Checkpoint{Epoch: in.f.Epoch, Pos: in.f.To}, Stream: in.f.Stream,
+		Partial: s.partial, Writer: s.rule, StampReceipt: s.stamp}
+	if s.stamp {
+		b.ReceivedAt = s.now().UnixMilli()
+	}
+	res, err := s.r.Apply(ctx, b)
+	if err == nil {
+		return res, nil
+	}
+	if errors.Is(err, node.ErrChainBroken) || errors.Is(err, node.ErrForgedOrigin) || errors.Is(err, node.ErrBadSignature) {
+		first, lastDot := dotRange(in.ops)
+		s.log.Error("integrity: batch refused, nothing applied", "peer", s.peer, "from", first, "to", lastDot, "err", err)
+		return res, failf(ErrCodeIntegrity, "batch %d from %s (ops %s .. %s) refused: %v", in.f.Seq, s.peer, first, lastDot, err)
+	}
+	return res, failf(ErrCodeInternal, "apply batch %d from %s: %v", in.f.Seq, s.peer, err)
 }
 
 func dotRange(ops []node.Incoming) (first, last string) {
@@ -430,7 +448,7 @@ func (s *session) sender(ctx context.Context) error {
 			}
 			st.quiet = false
 			progressed = true
-			b, n, rawLen, err := s.buildBatch(st, got, rawBudget)
+			b, n, rawLen, err := buildBatch(s.r, s.signHeads, st, got, rawBudget)
 			if err != nil {
 				return err
 			}
@@ -473,16 +491,16 @@ func (s *session) sender(ctx context.Context) error {
 
 // buildBatch encodes entries of got into a batch of at most rawBudget raw bytes (at least
 // one entry), with the signed head of this node's chain where the batch ends.
-func (s *session) buildBatch(st *outStream, got []outEntry, rawBudget int) (*batchFrame, int, int, error) {
+func buildBatch(r Replica, signHeads bool, st *outStream, got []outEntry, rawBudget int) (*batchFrame, int, int, error) {
 	w := mp.NewWriter()
 	n := 0
 	var headSeq uint64
-	own := s.r.Origin()
+	own := r.Origin()
 	for _, oe := range got {
 		if n > 0 && w.Len() >= rawBudget {
 			break
 		}
-		if oe.e.Raw != nil && s.signHeads {
+		if oe.e.Raw != nil && signHeads {
 			d, err := cases.PeekDot(oe.e.Raw)
 			if err != nil {
 				return nil, 0, 0, failf(ErrCodeInternal, "stored op at %d: %v", oe.pos, err)
@@ -496,7 +514,7 @@ func (s *session) buildBatch(st *outStream, got []outEntry, rawBudget int) (*bat
 	}
 	b := &batchFrame{Stream: st.name, Epoch: st.epoch}
 	if headSeq > 0 {
-		h, err := s.r.SignHeadAt(headSeq)
+		h, err := r.SignHeadAt(headSeq)
 		if err != nil {
 			return nil, 0, 0, failf(ErrCodeInternal, "%v", err)
 		}

@@ -234,16 +234,9 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 	}
 	hub := ch.Hub
 	sess := &session{conn: conn, r: s.r, log: s.log, now: s.cfg.Now, peer: hub, peerKey: s.info.Key,
-		window: window, stats: &SessionStats{}, streamsIn: in, partial: true, signHeads: true}
-	sess.out = []*outStream{{name: "", epoch: s.r.Epoch(), sent: after,
-		readBatch: func(after uint64, limit int) ([]outEntry, uint64, error) {
-			got, next, err := s.r.Feed(after, limit, hub)
-			out := make([]outEntry, len(got))
-			for i, g := range got {
-				out[i] = outEntry{pos: g.Pos, e: entry{Raw: g.Raw, Meta: g.Meta}}
-			}
-			return out, next, err
-		}}}
+		window: window, stats: &SessionStats{}, signHeads: true,
+		recv: &receiver{r: s.r, log: s.log, now: s.cfg.Now, peer: hub, peerKey: s.info.Key, streams: in, partial: true}}
+	sess.out = []*outStream{feedStream(s.r, hub, after)}
 	sess.onAck = func(_ string, cp node.Checkpoint) {
 		s.mu.Lock()
 		s.status.Acked = cp
@@ -308,4 +301,18 @@ func loadAcked(r Replica, hub string) (node.Checkpoint, error) {
 		return node.Checkpoint{}, errors.New("corrupt acked position")
 	}
 	return node.Checkpoint{Pos: pos, Epoch: string(b[n:])}, nil
+}
+
+// feedStream reads the station's whole feed after `after` for its hub, never echoing the
+// hub's own ops back.
+func feedStream(r Replica, hub string, after uint64) *outStream {
+	return &outStream{name: "", epoch: r.Epoch(), sent: after,
+		readBatch: func(after uint64, limit int) ([]outEntry, uint64, error) {
+			got, next, err := r.Feed(after, limit, hub)
+			out := make([]outEntry, len(got))
+			for i, g := range got {
+				out[i] = outEntry{pos: g.Pos, e: entry{Raw: g.Raw, Meta: g.Meta}}
+			}
+			return out, next, err
+		}}
 }
