@@ -20,6 +20,7 @@ type Replica interface {
 	Status() node.Status
 	Case(id string) (*cases.Case, []cases.Stored, error)
 	List(q node.Query) (node.Page, error)
+	Quarantined(after uint64, limit int) ([]node.QuarantinedOp, error)
 }
 
 var _ Replica = (*node.Replica)(nil)
@@ -33,6 +34,22 @@ type StationConfig struct {
 	Now func() time.Time
 	// Started is when the station started, for the status's uptime.
 	Started time.Time
+	// Role is "station" (default) or "hub".
+	Role string
+	// Sync, when set, serves GET /sync (a hub's websocket endpoint); Enroll serves
+	// POST /api/v1/enroll.
+	Sync, Enroll http.Handler
+	// Peers, when set, reports the node's sync peers for the status.
+	Peers func() []PeerStatus
+}
+
+// PeerStatus is one sync peer as the status shows it.
+type PeerStatus struct {
+	ID         string `json:"id"`
+	Connected  bool   `json:"connected"`
+	PendingOps uint64 `json:"pending_ops"`         // our ops the peer has not acknowledged (station), or 0
+	LastSync   string `json:"last_sync,omitempty"` // both ways caught up, Asia/Shanghai
+	LastError  string `json:"last_error,omitempty"`
 }
 
 // NewStationHandler returns the HTTP handler of a station's API.
@@ -46,12 +63,23 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 	if cfg.Started.IsZero() {
 		cfg.Started = cfg.Now()
 	}
+	if cfg.Role == "" {
+		cfg.Role = "station"
+	}
 	s := &station{cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/v1/status", s.status)
 	mux.HandleFunc("GET /api/v1/cases", s.listCases)
 	mux.HandleFunc("GET /api/v1/cases/{id}", s.getCase)
+	mux.HandleFunc("GET /api/v1/quarantine", s.listQuarantine)
+	if cfg.Sync != nil {
+		mux.Handle("GET /sync", cfg.Sync)
+	}
+	if cfg.Enroll != nil {
+		mux.Handle("POST /api/v1/enroll", cfg.Enroll)
+	}
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "没有这个地址 / no such endpoint", "")
 	})
@@ -68,28 +96,33 @@ func (s *station) healthz(w http.ResponseWriter, r *http.Request) {
 
 // StatusResponse is the body of GET /api/v1/status. Field names are a stable interface.
 type StatusResponse struct {
-	Node          string   `json:"node"`
-	Role          string   `json:"role"`
-	Region        string   `json:"region"`
-	Incarnation   uint32   `json:"incarnation"`
-	Epoch         string   `json:"epoch"`
-	Cases         uint64   `json:"cases"`
-	Ops           uint64   `json:"ops"`
-	FeedSeq       uint64   `json:"feed_seq"`
-	PendingOps    uint64   `json:"pending_ops"`
-	Equivocations uint64   `json:"equivocations"`
-	Peers         []string `json:"peers"`
-	Now           string   `json:"now"` // the station's clock, Asia/Shanghai
-	UptimeSeconds int64    `json:"uptime_seconds"`
+	Node          string       `json:"node"`
+	Role          string       `json:"role"`
+	Region        string       `json:"region"`
+	Incarnation   uint32       `json:"incarnation"`
+	Epoch         string       `json:"epoch"`
+	Cases         uint64       `json:"cases"`
+	Ops           uint64       `json:"ops"`
+	FeedSeq       uint64       `json:"feed_seq"`
+	PendingOps    uint64       `json:"pending_ops"`
+	Equivocations uint64       `json:"equivocations"`
+	Quarantined   uint64       `json:"quarantined_ops"`
+	Peers         []PeerStatus `json:"peers"`
+	Now           string       `json:"now"` // the station's clock, Asia/Shanghai
+	UptimeSeconds int64        `json:"uptime_seconds"`
 }
 
 func (s *station) status(w http.ResponseWriter, r *http.Request) {
 	st := s.cfg.Replica.Status()
 	now := s.cfg.Now()
+	peers := []PeerStatus{}
+	if s.cfg.Peers != nil {
+		peers = s.cfg.Peers()
+	}
 	writeJSON(w, http.StatusOK, StatusResponse{
-		Node: st.Node, Role: "station", Region: st.Region, Incarnation: st.Incarnation, Epoch: st.Epoch,
+		Node: st.Node, Role: s.cfg.Role, Region: st.Region, Incarnation: st.Incarnation, Epoch: st.Epoch,
 		Cases: st.Cases, Ops: st.FeedSeq, FeedSeq: st.FeedSeq, PendingOps: st.Pending,
-		Equivocations: st.Equivocations, Peers: []string{},
+		Equivocations: st.Equivocations, Quarantined: st.Quarantined, Peers: peers,
 		Now: now.In(Shanghai).Format(time.RFC3339), UptimeSeconds: int64(now.Sub(s.cfg.Started).Seconds()),
 	})
 }

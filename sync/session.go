@@ -66,7 +66,7 @@ type SessionStats struct {
 	BytesSent, BytesReceived atomic.Uint64 // websocket message payloads
 	Duplicates, Pending      atomic.Uint64
 	Quarantined              atomic.Uint64
-	PeerCaughtUp             atomic.Bool // the peer said it had nothing more, after our last batch
+	PeerCaughtUp             atomic.Bool // the peer said it had nothing more in any stream (and sent nothing since)
 	CaughtUp                 atomic.Bool // we had nothing more to send, and all of it was acked
 }
 
@@ -235,6 +235,15 @@ func readFrame(conn *websocket.Conn, buf []byte) ([]byte, error) {
 
 func (s *session) reader(ctx context.Context) error {
 	var last uint64
+	quiet := map[string]bool{} // streams the peer said were caught up, since their last batch
+	allQuiet := func() bool {
+		for st := range s.recv.streams {
+			if !quiet[st] {
+				return false
+			}
+		}
+		return true
+	}
 	for {
 		b, err := readFrame(s.conn, nil)
 		if err != nil {
@@ -259,6 +268,8 @@ func (s *session) reader(ctx context.Context) error {
 				return failf(ErrCodeProtocol, "batch of stream %q, which this session does not carry", f.Batch.Stream)
 			}
 			last = f.Batch.Seq
+			quiet[f.Batch.Stream] = false
+			s.stats.PeerCaughtUp.Store(false)
 			in, err := s.recv.decode(f.Batch)
 			if err != nil {
 				return err
@@ -275,7 +286,11 @@ func (s *session) reader(ctx context.Context) error {
 				return failf(ErrCodeProtocol, "acks for batches never sent")
 			}
 		case codeCaughtUp:
-			s.stats.PeerCaughtUp.Store(true)
+			if !s.recv.streams[f.Text] {
+				return failf(ErrCodeProtocol, "caught up in stream %q, which this session does not carry", f.Text)
+			}
+			quiet[f.Text] = true
+			s.stats.PeerCaughtUp.Store(allQuiet())
 		case codePing:
 			if err := s.send(ctx, encodePing(codePong, f.T)); err != nil {
 				return err

@@ -31,6 +31,8 @@ func commands() []*Command {
 	return []*Command{
 		demoCommand(),
 		stationCommand(),
+		hubCommand(),
+		enrollCommand(),
 		importCommand(),
 		benchCommand(),
 		versionCommand(),

@@ -21,11 +21,16 @@ func benchCommand() *Command {
   apply   新建案件库，导入基准负载（gen.py N U）并测量写入速度、复制应用速度、压缩后磁盘占用、重新打开时间和内存峰值。
           a fresh store takes the workload (gen.py N U): import rate, replicated-apply rate,
           disk after compaction, reopen time, peak RSS.
+  sync    持有该负载的站点经本机回环与空的同步中心（独立进程）同步：全部确认的时间、速度、双向线上字节、
+          空闲重连的字节和时间、站点内存峰值。
+          a station holding the workload syncs to an empty hub (its own process) on loopback:
+          time to fully acknowledged, ops/s, wire bytes each way, idle reconnect, station peak RSS.
 最后一行是一个 JSON 对象。/ The last line is one JSON object.`,
 		Examples: []Example{
 			{Comment: "标准规模（10万件、50万条操作） / the standard size (100,000 cases, 500,000 ops)",
 				Command: "fengqiao bench apply --cases 100000 --updates 4"},
 			{Comment: "用已有的负载文件 / with a workload file", Command: "fengqiao bench apply --workload cases.jsonl"},
+			{Comment: "同步基准 / the sync benchmark", Command: "fengqiao bench sync --cases 100000 --updates 4"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
 			workload := fs.String("workload", "", "负载 JSONL 文件；为空则用 gen.py 生成 / workload JSONL; empty: generate with gen.py")
@@ -37,6 +42,7 @@ func benchCommand() *Command {
 			cpuprofile := fs.String("cpuprofile", "", "把 CPU 剖析写入此文件 / write a CPU profile to this file")
 			memtable := fs.Int("memtable-mib", 0, "Pebble 内存表大小，0 为默认 / Pebble memtable size in MiB, 0: default")
 			blockCache := fs.Int("block-cache-mib", 0, "Pebble 块缓存大小，0 为默认 / Pebble block cache in MiB, 0: default")
+			inProcess := fs.Bool("hub-in-process", false, "sync：中心与站点在同一进程 / sync: run the hub in this process")
 			headCache := fs.Int("head-cache-mib", 0, "案件头缓存大小，0 为默认，-1 关闭 / case head cache in MiB, 0: default, -1: off")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) != 1 {
@@ -64,8 +70,25 @@ func benchCommand() *Command {
 					}
 					printApply(env, res)
 					return json.NewEncoder(env.Stdout).Encode(res)
+				case "sync":
+					fmt.Fprintf(env.Stdout, "fengqiao bench sync: machine %+v\n", bench.ThisMachine())
+					cfg := bench.SyncConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd, Dir: *dir,
+						Log: env.Log, Progress: env.Stderr}
+					if !*inProcess {
+						exe, err := os.Executable()
+						if err != nil {
+							return err
+						}
+						cfg.HubCommand = []string{exe}
+					}
+					res, err := bench.Sync(ctx, cfg)
+					if err != nil {
+						return err
+					}
+					printSync(env, res)
+					return json.NewEncoder(env.Stdout).Encode(res)
 				}
-				return usageErrorf("unknown scenario %q (known: apply) / 未知场景", args[0])
+				return usageErrorf("unknown scenario %q (known: apply, sync) / 未知场景", args[0])
 			}
 		},
 	}
@@ -81,4 +104,14 @@ func printApply(env *Env, r bench.ApplyResult) {
 	fmt.Fprintf(w, "disk (compacted)  %.1f MB = %.2f × gzip of the workload\n", float64(r.DiskBytes)/1e6, r.DiskOverGzip)
 	fmt.Fprintf(w, "reopen            %.3f s\n", r.ReopenSeconds)
 	fmt.Fprintf(w, "pebble            %s\n", r.PebbleOptions)
+}
+
+func printSync(env *Env, r bench.SyncResult) {
+	w := env.Stdout
+	fmt.Fprintf(w, "workload          %s: %d ops, %d cases, gzip %d bytes\n", r.Workload, r.Ops, r.Cases, r.WorkloadGzip)
+	fmt.Fprintf(w, "direct apply      %.0f ops/s (the same ops into a replica, this run)\n", r.ApplyOpsPerSec)
+	fmt.Fprintf(w, "sync              %.2f s to fully acknowledged = %.0f ops/s = %.2f × direct apply\n", r.SyncSeconds, r.SyncOpsPerSec, r.SyncOverApply)
+	fmt.Fprintf(w, "wire              up %d, down %d bytes = %.2f × gzip of the workload\n", r.WireUp, r.WireDown, r.WireOverGzip)
+	fmt.Fprintf(w, "idle reconnect    %d bytes, %.1f ms\n", r.ReconnectBytes, r.ReconnectSeconds*1000)
+	fmt.Fprintf(w, "station peak RSS  %.0f MiB (hub in its own process: %v); hub holds %d ops\n", float64(r.StationPeakRSS)/(1<<20), r.HubInSeparateProc, r.HubAppliedCheckOps)
 }

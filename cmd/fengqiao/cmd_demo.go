@@ -52,7 +52,7 @@ multi-station sync and the web pages join in later versions.)`,
 				fmt.Fprintf(out, "  样例 / sample:        本次写入 %d 条操作，已有 %d 行 / %d ops written now, %d lines already there\n",
 					rep.Ops, rep.Skipped, rep.Ops, rep.Skipped)
 				fmt.Fprintf(out, "  案件库 / store:       %d 件案件，%d 条操作 / %d cases, %d ops\n", st.Cases, st.FeedSeq, st.Cases, st.FeedSeq)
-				return serveStation(ctx, env, r, *addr, func(a net.Addr) {
+				return serveStation(ctx, env, r, *addr, nil, func(a net.Addr) {
 					base := "http://" + a.String()
 					fmt.Fprintf(out, "  状态 / status:        %s/api/v1/status\n", base)
 					fmt.Fprintf(out, "  案件 / a case:        %s/api/v1/cases/c00000000\n", base)

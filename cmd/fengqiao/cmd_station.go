@@ -9,6 +9,7 @@ import (
 
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server"
+	"github.com/fengqiao/fengqiao/sync"
 )
 
 func stationCommand() *Command {
@@ -30,6 +31,7 @@ the station keeps the id and region recorded in its store.`,
 			id := fs.String("id", "", "站点编号，首次运行必填 / station id, required on the first run")
 			region := fs.String("region", "", "站点区划代码（9位乡镇或12位村），首次运行必填 / division code served (9-digit township or 12-digit village), required on the first run")
 			addr := fs.String("http", "127.0.0.1:8740", "HTTP 监听地址 / HTTP listen address")
+			hubs := fs.String("hub", "", "同步中心地址，逗号分隔（默认用登记时的地址；设为 off 则不同步） / hub URLs, comma-separated (default: those given at enrollment; \"off\" to not sync)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定案件库目录")
@@ -39,7 +41,7 @@ the station keeps the id and region recorded in its store.`,
 					return err
 				}
 				defer r.Close()
-				return serveStation(ctx, env, r, *addr, nil)
+				return runStation(ctx, env, r, *addr, *hubs, nil)
 			}
 		},
 	}
@@ -62,9 +64,48 @@ func openStation(dir, id, region string, env *Env) (*node.Replica, error) {
 	return r, nil
 }
 
+// runStation serves the station and, when it is enrolled and hubs is not "off", keeps it in
+// sync with its hub, until ctx ends.
+func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs string, ready func(net.Addr)) error {
+	var st *sync.Station
+	if hubs != "off" {
+		var err error
+		st, err = sync.NewStation(sync.StationConfig{Replica: r, URLs: splitList(hubs), Logger: env.Log})
+		if err != nil && hubs != "" {
+			return err
+		}
+		if err != nil {
+			env.Log.Warn("not syncing", "why", err)
+			st = nil
+		}
+	}
+	if st == nil {
+		return serveStation(ctx, env, r, addr, nil, ready)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = st.Run(ctx) }()
+	err := serveStation(ctx, env, r, addr, func() []server.PeerStatus {
+		s := st.Status()
+		p := server.PeerStatus{ID: s.Hub, Connected: s.Connected, LastError: s.LastError}
+		if fs := r.Status().FeedSeq; s.Acked.Epoch == r.Epoch() && fs > s.Acked.Pos {
+			p.PendingOps = fs - s.Acked.Pos
+		} else if s.Acked.Epoch != r.Epoch() {
+			p.PendingOps = r.Status().FeedSeq
+		}
+		if !s.LastSync.IsZero() {
+			p.LastSync = s.LastSync.In(server.Shanghai).Format(time.RFC3339)
+		}
+		return []server.PeerStatus{p}
+	}, ready)
+	cancel()
+	<-done
+	return err
+}
+
 // serveStation serves the station API on addr until ctx ends. ready, if set, is called with
 // the bound address once the listener is open.
-func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, ready func(net.Addr)) error {
+func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, peers func() []server.PeerStatus, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -73,7 +114,7 @@ func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, r
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	h := server.NewStationHandler(server.StationConfig{Replica: r, Logger: env.Log})
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Logger: env.Log, Peers: peers})
 	err = server.Serve(ctx, ln, h, env.Log, 10*time.Second)
 	env.Log.Info("station stopped")
 	return err
