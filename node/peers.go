@@ -44,7 +44,9 @@ func (a *applier) mayWrite(op *cases.Op) (bool, error) {
 		return false, err
 	}
 	if !t.existed && t.c.Created == (crdt.Dot{}) {
-		return true, nil // the writer creates this case
+		// Only a registration creates a case: any other op on a case the hub has never
+		// seen would let a station claim an id another township is about to register.
+		return op.Kind == cases.KindRegister, nil
 	}
 	if t.c.Created.Origin.Node == a.rule.Node {
 		return true, nil

@@ -38,6 +38,7 @@ const (
 	MaxBatchRaw     = 16 << 20 // a batch's payload after decompression
 	MaxBatchEntries = 20000
 	maxIDLen        = 64
+	maxStreamLen    = 2 * maxIDLen // "a" + a station id, "r" + a region code
 	maxVersions     = 32
 	maxStreams      = 64
 	maxHeads        = 64
@@ -295,7 +296,7 @@ func decodeFrame(b []byte) (frame, error) {
 		c.Sig = rd.Bytes(ed25519.SignatureSize)
 		k := rd.ArrayLen(maxStreams)
 		for i := 0; i < k && rd.Err() == nil; i++ {
-			c.Streams = append(c.Streams, rd.String(maxIDLen))
+			c.Streams = append(c.Streams, rd.String(maxStreamLen))
 		}
 		f.Challenge = c
 	case codeProve:
@@ -303,7 +304,7 @@ func decodeFrame(b []byte) (frame, error) {
 		k := rd.ArrayLen(maxStreams)
 		for i := 0; i < k && rd.Err() == nil; i++ {
 			rd.ExpectArray(3, 3)
-			p.Checkpoints = append(p.Checkpoints, streamCheckpoint{Stream: rd.String(maxIDLen), Epoch: rd.String(maxIDLen), Pos: rd.Uint()})
+			p.Checkpoints = append(p.Checkpoints, streamCheckpoint{Stream: rd.String(maxStreamLen), Epoch: rd.String(maxIDLen), Pos: rd.Uint()})
 		}
 		f.Prove = p
 	case codeReady:
@@ -317,7 +318,7 @@ func decodeFrame(b []byte) (frame, error) {
 			f.T = rd.Int()
 		}
 	case codeCaughtUp:
-		f.Text = rd.String(maxIDLen)
+		f.Text = rd.String(maxStreamLen)
 		f.N = rd.Uint()
 	case codeError:
 		f.N = rd.Uint()
@@ -336,7 +337,7 @@ func decodeFrame(b []byte) (frame, error) {
 }
 
 func decodeBatchFrame(rd *mp.Reader) *batchFrame {
-	b := &batchFrame{Seq: rd.Uint(), Stream: rd.String(maxIDLen), Epoch: rd.String(maxIDLen), To: rd.Uint()}
+	b := &batchFrame{Seq: rd.Uint(), Stream: rd.String(maxStreamLen), Epoch: rd.String(maxIDLen), To: rd.Uint()}
 	k := rd.ArrayLen(maxHeads)
 	for i := 0; i < k && rd.Err() == nil; i++ {
 		b.Heads = append(b.Heads, decodeHead(rd))

@@ -69,8 +69,15 @@ type testHub struct {
 
 func startHub(t testing.TB, id string) *testHub {
 	t.Helper()
+	return startHubWith(t, id, fsync.HubConfig{})
+}
+
+// startHubWith starts a hub with cfg (its Replica and Logger are filled in).
+func startHubWith(t testing.TB, id string, cfg fsync.HubConfig) *testHub {
+	t.Helper()
 	r := openReplica(t, t.TempDir(), id, testCounty)
-	h := fsync.NewHub(fsync.HubConfig{Replica: r, Logger: quiet()})
+	cfg.Replica, cfg.Logger = r, quiet()
+	h := fsync.NewHub(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/sync", h)
 	mux.Handle("/api/v1/enroll", h.EnrollHandler(""))

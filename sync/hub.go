@@ -30,6 +30,7 @@ type HubConfig struct {
 	URLs []string
 	// Window is the number of unacknowledged batches each side may have. Default 4.
 	Window int
+	Timing Timing
 }
 
 // Hub serves stations' sessions (GET /sync) and their enrollment.
@@ -39,6 +40,7 @@ type Hub struct {
 	now    func() time.Time
 	urls   []string
 	window int
+	timing Timing
 	sem    chan struct{}
 	up     websocket.Upgrader
 
@@ -54,7 +56,7 @@ type liveSession struct {
 
 // NewHub returns a hub over r.
 func NewHub(cfg HubConfig) *Hub {
-	h := &Hub{r: cfg.Replica, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, window: cfg.Window,
+	h := &Hub{r: cfg.Replica, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, window: cfg.Window, timing: cfg.Timing.withDefaults(),
 		sessions: map[string]*liveSession{}}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -113,7 +115,7 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 		}
 		return err
 	}
-	deadline := time.Now().Add(HandshakeTimeout)
+	deadline := time.Now().Add(h.timing.Handshake)
 	_ = conn.SetWriteDeadline(deadline)
 	helloBytes, f, err := readHandshake(conn, deadline, codeHello)
 	if err != nil {
@@ -157,7 +159,7 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 	}
 
 	s := &session{conn: conn, r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
-		window: h.window, stats: &SessionStats{}, recv: h.receiverFor(e)}
+		window: h.window, timing: h.timing, stats: &SessionStats{}, recv: h.receiverFor(e)}
 	for _, scope := range e.Scopes() {
 		var after uint64
 		for _, c := range f.Prove.Checkpoints {

@@ -40,16 +40,29 @@ type Replica interface {
 	Secret(name string, generate func() ([]byte, error)) ([]byte, error)
 }
 
-// Timing of a session. Variables, not constants, so that tests can shorten them.
-var (
-	// IdleTimeout closes a session when nothing at all has arrived for this long. Every
-	// byte extends it, so a slow transfer that keeps progressing is never cut.
-	IdleTimeout = 45 * time.Second
-	// PingInterval is how often a quiet session proves it is alive.
-	PingInterval = 15 * time.Second
-	// HandshakeTimeout bounds the whole handshake.
-	HandshakeTimeout = 20 * time.Second
-)
+// Timing of a session's timers. The zero value of a field means its default.
+type Timing struct {
+	// Idle closes a session when nothing at all has arrived for this long (default 45s).
+	// Every byte extends it, so a slow transfer that keeps progressing is never cut.
+	Idle time.Duration
+	// Ping is how often each side proves it is alive and repeats its last ack (default 15s).
+	Ping time.Duration
+	// Handshake bounds the whole handshake (default 20s).
+	Handshake time.Duration
+}
+
+func (t Timing) withDefaults() Timing {
+	if t.Idle <= 0 {
+		t.Idle = 45 * time.Second
+	}
+	if t.Ping <= 0 {
+		t.Ping = 15 * time.Second
+	}
+	if t.Handshake <= 0 {
+		t.Handshake = 20 * time.Second
+	}
+	return t
+}
 
 // Batch sizing: a batch's compressed size adapts to the link between these bounds.
 const (
@@ -99,6 +112,8 @@ type inBatch struct {
 	ops []node.Incoming
 	// left-scope markers with their place among ops
 	left []node.LeftMarker
+	// caughtUp, instead of a batch, says the peer had nothing more in this stream.
+	caughtUp string
 }
 
 // session is one authenticated connection, after the handshake: both directions at once.
@@ -111,12 +126,14 @@ type session struct {
 	peerKey ed25519.PublicKey
 	out     []*outStream
 	window  int
+	timing  Timing
 	stats   *SessionStats
 
 	recv      *receiver
 	signHeads bool // station: sign a head at the end of each batch
 	onAck     func(stream string, cp node.Checkpoint)
 
+	applied atomic.Uint64 // the last batch applied (and acked)
 	sendq   chan []byte
 	batches chan inBatch
 	acks    chan uint64
@@ -127,7 +144,7 @@ func (s *session) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s.sendq = make(chan []byte, 2*s.window+8)
-	s.batches = make(chan inBatch, s.window+1)
+	s.batches = make(chan inBatch, s.window+maxStreams+1)
 	s.acks = make(chan uint64, 4*s.window+8)
 	done := make(chan struct{}, 4)
 	spawn := func(f func(context.Context) error) {
@@ -158,7 +175,7 @@ func (s *session) run(ctx context.Context) error {
 // writer owns the connection's writes. When the session ends it sends an error frame for
 // a local failure, then a close.
 func (s *session) writer(ctx context.Context) {
-	ping := time.NewTicker(PingInterval)
+	ping := time.NewTicker(s.timing.Ping)
 	defer ping.Stop()
 	for {
 		select {
@@ -169,6 +186,9 @@ func (s *session) writer(ctx context.Context) {
 		case <-ping.C:
 			if s.write(encodePing(codePing, s.now().UnixMilli())) != nil {
 				return
+			}
+			if n := s.applied.Load(); n > 0 && s.write(encodeAck(n)) != nil {
+				return // the last ack again: a lost one must not stall the peer's window
 			}
 		case <-ctx.Done():
 			var le *localError
@@ -184,7 +204,7 @@ func (s *session) writer(ctx context.Context) {
 func (s *session) write(b []byte) error {
 	// A deadline for the whole message, generous enough for a slow link: the idle timeout
 	// plus the time to send it at 1 KB/s.
-	_ = s.conn.SetWriteDeadline(time.Now().Add(IdleTimeout + time.Duration(len(b))*time.Millisecond))
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.timing.Idle + time.Duration(len(b))*time.Millisecond))
 	if err := s.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
 		return err
 	}
@@ -204,8 +224,8 @@ func (s *session) send(ctx context.Context, b []byte) error {
 
 // readFrame reads one message, extending the read deadline as its bytes arrive: a slow
 // transfer that keeps progressing is never cut by the idle timeout.
-func readFrame(conn *websocket.Conn, buf []byte) ([]byte, error) {
-	_ = conn.SetReadDeadline(time.Now().Add(IdleTimeout))
+func readFrame(conn *websocket.Conn, idle time.Duration, buf []byte) ([]byte, error) {
+	_ = conn.SetReadDeadline(time.Now().Add(idle))
 	mt, rd, err := conn.NextReader()
 	if err != nil {
 		return nil, err
@@ -218,7 +238,7 @@ func readFrame(conn *websocket.Conn, buf []byte) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(IdleTimeout))
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
 		n, err := rd.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
@@ -235,17 +255,8 @@ func readFrame(conn *websocket.Conn, buf []byte) ([]byte, error) {
 
 func (s *session) reader(ctx context.Context) error {
 	var last uint64
-	quiet := map[string]bool{} // streams the peer said were caught up, since their last batch
-	allQuiet := func() bool {
-		for st := range s.recv.streams {
-			if !quiet[st] {
-				return false
-			}
-		}
-		return true
-	}
 	for {
-		b, err := readFrame(s.conn, nil)
+		b, err := readFrame(s.conn, s.timing.Idle, nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -268,8 +279,6 @@ func (s *session) reader(ctx context.Context) error {
 				return failf(ErrCodeProtocol, "batch of stream %q, which this session does not carry", f.Batch.Stream)
 			}
 			last = f.Batch.Seq
-			quiet[f.Batch.Stream] = false
-			s.stats.PeerCaughtUp.Store(false)
 			in, err := s.recv.decode(f.Batch)
 			if err != nil {
 				return err
@@ -289,8 +298,12 @@ func (s *session) reader(ctx context.Context) error {
 			if !s.recv.streams[f.Text] {
 				return failf(ErrCodeProtocol, "caught up in stream %q, which this session does not carry", f.Text)
 			}
-			quiet[f.Text] = true
-			s.stats.PeerCaughtUp.Store(allQuiet())
+			// In line with the batches: caught up means once they are applied.
+			select {
+			case s.batches <- inBatch{caughtUp: f.Text}:
+			default:
+				return failf(ErrCodeProtocol, "more than %d frames unacknowledged", s.window)
+			}
 		case codePing:
 			if err := s.send(ctx, encodePing(codePong, f.T)); err != nil {
 				return err
@@ -339,6 +352,7 @@ func (s *receiver) decode(f *batchFrame) (inBatch, error) {
 
 // applier applies received batches in order and acknowledges each once it is durable.
 func (s *session) applier(ctx context.Context) error {
+	quiet := map[string]bool{} // streams the peer said were caught up, since their last batch
 	for {
 		var in inBatch
 		select {
@@ -346,6 +360,17 @@ func (s *session) applier(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
+		if in.f == nil {
+			quiet[in.caughtUp] = true
+			all := true
+			for st := range s.recv.streams {
+				all = all && quiet[st]
+			}
+			s.stats.PeerCaughtUp.Store(all)
+			continue
+		}
+		quiet[in.f.Stream] = false
+		s.stats.PeerCaughtUp.Store(false)
 		res, err := s.recv.apply(ctx, in)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -357,6 +382,7 @@ func (s *session) applier(ctx context.Context) error {
 		s.stats.Duplicates.Add(uint64(res.Duplicates))
 		s.stats.Pending.Add(uint64(res.Pending))
 		s.stats.Quarantined.Add(uint64(res.Quarantined))
+		s.applied.Store(in.f.Seq)
 		if err := s.send(ctx, encodeAck(in.f.Seq)); err != nil {
 			return err
 		}
@@ -414,25 +440,39 @@ func (s *session) sender(ctx context.Context) error {
 		ratio      = 3.0 // raw bytes per wire byte, learnt from each batch
 		perEntry   = 300 // raw bytes per entry, learnt from each read
 	)
+	// Acks are cumulative: ack n acknowledges every batch up to n, so a lost or late ack
+	// is made good by the next one (receivers repeat their last ack with each ping).
 	ack := func(n uint64) error {
-		if len(flight) == 0 || flight[0].seq != n {
-			return failf(ErrCodeProtocol, "ack of batch %d out of order", n)
+		if n > seq {
+			return failf(ErrCodeProtocol, "ack of batch %d, only %d sent", n, seq)
 		}
-		f := flight[0]
-		flight = flight[1:]
-		s.stats.BatchesAckd.Add(1)
-		if s.onAck != nil {
-			s.onAck(f.stream.name, node.Checkpoint{Epoch: f.stream.epoch, Pos: f.to})
-		}
-		switch rtt := s.now().Sub(f.sentAt); {
-		case rtt < time.Second && f.wire >= wireTarget/2:
-			wireTarget = min(wireTarget*2, maxRawBatch)
-		case rtt > 4*time.Second:
-			wireTarget = max(wireTarget/2, minWireBatch)
+		for len(flight) > 0 && flight[0].seq <= n {
+			f := flight[0]
+			flight = flight[1:]
+			s.stats.BatchesAckd.Add(1)
+			if s.onAck != nil && (len(flight) == 0 || flight[0].seq > n || flight[0].stream != f.stream) {
+				s.onAck(f.stream.name, node.Checkpoint{Epoch: f.stream.epoch, Pos: f.to})
+			}
+			switch rtt := s.now().Sub(f.sentAt); {
+			case rtt < time.Second && f.wire >= wireTarget/2:
+				wireTarget = min(wireTarget*2, maxRawBatch)
+			case rtt > 4*time.Second:
+				wireTarget = max(wireTarget/2, minWireBatch)
+			}
 		}
 		return nil
 	}
 	for {
+		for drained := false; !drained; {
+			select {
+			case n := <-s.acks:
+				if err := ack(n); err != nil {
+					return err
+				}
+			default:
+				drained = true
+			}
+		}
 		notify := s.r.Notify()
 		progressed := false
 		for _, st := range s.out {

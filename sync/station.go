@@ -34,6 +34,7 @@ type StationConfig struct {
 	Dialer                 *websocket.Dialer
 	// Versions overrides the protocol versions offered (tests play old and new stations).
 	Versions []uint64
+	Timing   Timing
 }
 
 // Station keeps a station in sync with its hub: one session at a time, reconnecting with
@@ -84,15 +85,15 @@ func NewStation(cfg StationConfig) (*Station, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = time.Minute
 	}
+	cfg.Timing = cfg.Timing.withDefaults()
 	if cfg.Dialer == nil {
-		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: HandshakeTimeout, ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
+		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timing.Handshake, ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
 	}
 	if len(cfg.Versions) == 0 {
 		cfg.Versions = Versions
 	}
 	s := &Station{cfg: cfg, r: cfg.Replica, info: info, log: cfg.Logger.With("hub", info.Hub)}
 	s.status.Hub = info.Hub
-	s.status.Acked, _ = loadAcked(cfg.Replica, info.Hub)
 	return s, nil
 }
 
@@ -185,7 +186,7 @@ func (s *Station) watchCaughtUp(ctx context.Context, st *SessionStats) {
 }
 
 func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
-	deadline := time.Now().Add(HandshakeTimeout)
+	deadline := time.Now().Add(s.cfg.Timing.Handshake)
 	_ = conn.SetWriteDeadline(deadline)
 	me := s.r.Origin().Node
 	helloBytes := encodeHello(hello{Versions: s.cfg.Versions, Node: me, Key: s.r.PublicKey(), Nonce: newNonce()})
@@ -234,14 +235,11 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 	}
 	hub := ch.Hub
 	sess := &session{conn: conn, r: s.r, log: s.log, now: s.cfg.Now, peer: hub, peerKey: s.info.Key,
-		window: window, stats: &SessionStats{}, signHeads: true,
+		window: window, timing: s.cfg.Timing, stats: &SessionStats{}, signHeads: true,
 		recv: &receiver{r: s.r, log: s.log, now: s.cfg.Now, peer: hub, peerKey: s.info.Key, streams: in, partial: true}}
 	sess.out = []*outStream{feedStream(s.r, hub, after)}
 	sess.onAck = func(_ string, cp node.Checkpoint) {
-		s.mu.Lock()
-		s.status.Acked = cp
-		s.mu.Unlock()
-		if err := s.r.PutDoc(context.Background(), docAcked, hub, encodeAcked(cp)); err != nil {
+		if err := advanceAcked(s.r, hub, cp); err != nil {
 			s.log.Warn("record acked position", "err", err)
 		}
 	}
@@ -251,10 +249,26 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 
 // Status returns the station's link status.
 func (s *Station) Status() StationStatus {
+	acked, _ := loadAcked(s.r, s.info.Hub) // a session's acks, or an imported bundle's receipt
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.status
+	st := s.status
+	st.Acked = acked
+	return st
 }
+
+// advanceAcked records how far the hub has durably applied our feed, only ever forward
+// within an epoch (a session's acks and a bundle's receipt may race).
+func advanceAcked(r Replica, hub string, cp node.Checkpoint) error {
+	ackedMu.Lock()
+	defer ackedMu.Unlock()
+	if cur, err := loadAcked(r, hub); err == nil && cur.Epoch == cp.Epoch && cur.Pos >= cp.Pos {
+		return nil
+	}
+	return r.PutDoc(context.Background(), docAcked, hub, encodeAcked(cp))
+}
+
+var ackedMu gosync.Mutex
 
 // Stats returns the current (or last) session's counters, nil before the first session.
 func (s *Station) Stats() *SessionStats {

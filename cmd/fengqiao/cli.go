@@ -34,6 +34,7 @@ func commands() []*Command {
 		hubCommand(),
 		enrollCommand(),
 		importCommand(),
+		exportCommand(),
 		benchCommand(),
 		versionCommand(),
 	}

@@ -22,17 +22,22 @@ func importCommand() *Command {
 不影响正确的行。同一文件导入两次不会重复写入；中断后再次运行会从上次完成处继续。
 在文件末尾追加的行再次导入时只写入新行；如果修改了文件中间的内容，整个文件会被当作新文件导入
 （已存在的案件登记会被拒绝，但其中的修改和记录会重复写入）。
-格式按扩展名识别：.jsonl（基准负载格式）、.csv（台账，首行为表头）。
+格式按扩展名识别：.jsonl（基准负载格式）、.csv（台账，首行为表头）；以及 fengqiao export 写出的同步包
+（中心导入站点送来的包，站点导入中心的回执包；同一个包导入两次不会改变任何数据）。
 Writes the cases in FILE into the store as this node's own ops, with no network. Every line
 is validated: bad lines are reported by number and reason and never block the good ones.
 Importing a file twice writes nothing the second time; an interrupted import continues where
 it stopped; lines appended to a file are all that a new import of it writes. A file edited in
 the middle counts as a new file: registrations of existing cases are refused, but its edits and
 notes would be written again. The format follows the extension: .jsonl (the benchmark
-workload) or .csv (a ledger with a header row).`,
+workload) or .csv (a ledger with a header row); a sync bundle written by fengqiao export is
+recognized by its content (a hub imports a station's bundle, a station its hub's return
+bundle; importing a bundle twice changes nothing).`,
 		Examples: []Example{
 			{Comment: "导入基准负载 / import the benchmark workload",
 				Command: "fengqiao import --dir /var/lib/fengqiao cases.jsonl"},
+			{Comment: "中心导入站点带来的同步包 / a hub imports a station's bundle",
+				Command: "fengqiao import --dir /var/lib/fengqiao-hub zs-chengguan.fqb"},
 			{Comment: "导入台账到新库 / import a ledger into a new store",
 				Command: "fengqiao import --dir ./st --id zs-chengguan --region 420323100 台账.csv"},
 		},
@@ -46,6 +51,9 @@ workload) or .csv (a ledger with a header row).`,
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *dir == "" || len(args) != 1 {
 					return usageErrorf("need --dir and one FILE / 需要 --dir 和一个文件")
+				}
+				if isBundle(args[0]) {
+					return importBundle(ctx, env, *dir, args[0], *asJSON)
 				}
 				r, err := openStation(*dir, *id, *region, env)
 				if err != nil {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -126,6 +128,17 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	if res.ApplyOpsPerSec, err = directApply(ctx, station, filepath.Join(dir, "apply-ref"), logger); err != nil {
 		return res, err
 	}
+	// A station syncs long after its data was written: reopen it, so that its memory is
+	// what syncing needs, not what the import and the reference apply left in caches.
+	if err := station.Close(); err != nil {
+		return res, err
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	if station, err = node.Open(filepath.Join(dir, "station"), node.Options{Logger: logger}); err != nil {
+		return res, err
+	}
+	defer station.Close()
 
 	hubURL, stopHub, err := startBenchHub(ctx, cfg, filepath.Join(dir, "hub"), logger)
 	if err != nil {
