@@ -68,6 +68,11 @@ type Options struct {
 	// up. Default 16 KiB: case text is repetitive and compresses better in larger blocks, but
 	// every head read that misses the caches decompresses one (see BENCHMARKS.md).
 	BottomBlockSize int
+	// Compression is the block compression of the store: "good" (default: zstd level 3 on
+	// the bottom level, where nearly all data ends up — the least disk, for stations),
+	// "balanced" (zstd level 1 there: less CPU per op, for hubs that apply every station's
+	// ops) or "fastest" (no zstd anywhere).
+	Compression string
 	// NewIncarnation mints a new incarnation on open: use it when the store was restored from
 	// a backup or a disk image, so that no sequence number of the old life is reused.
 	NewIncarnation bool
@@ -77,6 +82,11 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
+	switch o.Compression {
+	case "", "good", "balanced", "fastest":
+	default:
+		return fmt.Errorf("compression %q: want good, balanced or fastest", o.Compression)
+	}
 	if o.NodeID != "" {
 		if err := validID("node id", o.NodeID); err != nil {
 			return err
@@ -253,7 +263,14 @@ func pebbleOptions(o *Options) *pebble.Options {
 	// Case text is repetitive (the same phrases, places and units), so zstd over larger blocks
 	// pays: the bottom levels, where nearly all data ends up, use zstd and larger blocks
 	// (BottomBlockSize); the upper levels stay fast.
-	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionGood })
+	cs := pebble.DBCompressionGood
+	switch o.Compression {
+	case "balanced":
+		cs = pebble.DBCompressionBalanced
+	case "fastest":
+		cs = pebble.DBCompressionFastest
+	}
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return cs })
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // dots and cases are probed by key
 		if i >= len(po.Levels)-2 {
@@ -529,8 +546,10 @@ func (r *Replica) Compact(ctx context.Context) error {
 
 // PebbleOptionsSummary names the Pebble settings in use, for benchmark reports.
 func (r *Replica) PebbleOptionsSummary() string {
-	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6); %d KiB blocks on L5-L6; bloom 10 bits/key on all levels; every commit synced; head cache %d MiB",
-		r.opts.MemTableSize>>20, r.opts.CacheSize>>20, r.opts.BottomBlockSize>>10, r.opts.HeadCacheSize>>20)
+	comp := map[string]string{"": "DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6)", "good": "DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6)",
+		"balanced": "DBCompressionBalanced (MinLZ L0-L4, zstd-1 L5-L6)", "fastest": "DBCompressionFastest (MinLZ everywhere)"}[r.opts.Compression]
+	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression %s; %d KiB blocks on L5-L6; bloom 10 bits/key on all levels; every commit synced; head cache %d MiB",
+		r.opts.MemTableSize>>20, r.opts.CacheSize>>20, comp, r.opts.BottomBlockSize>>10, r.opts.HeadCacheSize>>20)
 }
 
 // DebugTableSizes sums key and value bytes per table (first key byte), uncompressed: where the

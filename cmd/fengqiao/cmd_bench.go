@@ -42,6 +42,7 @@ func benchCommand() *Command {
 			cpuprofile := fs.String("cpuprofile", "", "把 CPU 剖析写入此文件 / write a CPU profile to this file")
 			memtable := fs.Int("memtable-mib", 0, "Pebble 内存表大小，0 为默认 / Pebble memtable size in MiB, 0: default")
 			blockCache := fs.Int("block-cache-mib", 0, "Pebble 块缓存大小，0 为默认 / Pebble block cache in MiB, 0: default")
+			compression := fs.String("compression", "", "apply：Pebble 压缩 good/balanced/fastest，空为默认 / apply: Pebble compression good, balanced or fastest; empty: default")
 			inProcess := fs.Bool("hub-in-process", false, "sync：中心与站点在同一进程 / sync: run the hub in this process")
 			headCache := fs.Int("head-cache-mib", 0, "案件头缓存大小，0 为默认，-1 关闭 / case head cache in MiB, 0: default, -1: off")
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -64,7 +65,7 @@ func benchCommand() *Command {
 					fmt.Fprintf(env.Stdout, "fengqiao bench apply: machine %+v\n", bench.ThisMachine())
 					res, err := bench.Apply(ctx, bench.ApplyConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd,
 						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr,
-						Store: node.Options{MemTableSize: uint64(*memtable) << 20, CacheSize: int64(*blockCache) << 20, HeadCacheSize: *headCache << 20}})
+						Store: node.Options{MemTableSize: uint64(*memtable) << 20, CacheSize: int64(*blockCache) << 20, HeadCacheSize: *headCache << 20, Compression: *compression}})
 					if err != nil {
 						return err
 					}
