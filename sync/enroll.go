@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -213,7 +214,7 @@ func (h *Hub) EnrollHandler(token string) http.Handler {
 				httpError(w, http.StatusForbidden, "forbidden", "enrollment without a token is accepted only from this machine / 未配置登记口令时仅接受本机登记")
 				return
 			}
-		} else if r.Header.Get("Authorization") != "Bearer "+token {
+		} else if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
 			httpError(w, http.StatusUnauthorized, "unauthorized", "wrong or missing enrollment token / 登记口令错误")
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/internal/mp"
@@ -236,7 +237,11 @@ func encodePing(code uint64, t int64) []byte {
 
 func encodeError(code uint64, msg string) []byte {
 	if len(msg) > maxMessage {
-		msg = msg[:maxMessage]
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut-- // never split a character: the message stays valid UTF-8
+		}
+		msg = msg[:cut]
 	}
 	return mp.Encode(func(w *mp.Writer) { w.ArrayLen(3); w.Uint(codeError); w.Uint(code); w.String(msg) })
 }

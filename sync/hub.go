@@ -67,6 +67,7 @@ func NewHub(cfg HubConfig) *Hub {
 	if h.window <= 0 {
 		h.window = defaultWindow
 	}
+	h.window = min(h.window, MaxWindow)
 	n := cfg.MaxSessions
 	if n <= 0 {
 		n = 256

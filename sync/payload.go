@@ -55,6 +55,7 @@ var (
 	encoder     *zstd.Encoder
 	decoderPool = gosync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxBatchRaw),
+			zstd.WithDecodeAllCapLimit(true), // never grow past the capacity the declared size gave
 			zstd.WithDecoderMaxWindow(MaxBatchRaw))
 		if err != nil {
 			panic(err) // only bad options fail, and these are constant
@@ -91,7 +92,9 @@ func openPayload(b *batchFrame) ([]entry, []node.Incoming, error) {
 	raw := b.Payload
 	if b.Codec == codecZstd {
 		d := decoderPool.Get().(*zstd.Decoder)
-		out, err := d.DecodeAll(b.Payload, make([]byte, 0, b.RawLen))
+		// Capacity is what the payload declares, but no more than a generous ratio of the bytes
+		// that actually came: a 60-byte frame cannot make us set aside 16 MiB.
+		out, err := d.DecodeAll(b.Payload, make([]byte, 0, min(b.RawLen, 64*uint64(len(b.Payload))+4096)))
 		decoderPool.Put(d)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: decompress: %v", ErrFrame, err)

@@ -154,7 +154,7 @@ func buildBatch(r Replica, signHeads bool, st *outStream, got []outEntry, rawBud
 	var headSeq uint64
 	own := r.Origin()
 	for _, oe := range got {
-		if n > 0 && w.Len() >= rawBudget {
+		if n > 0 && (w.Len() >= rawBudget || w.Len()+len(oe.e.Raw)+len(oe.e.LeftCase)+16 > maxRawPayload) {
 			break
 		}
 		if oe.e.Raw != nil && signHeads {

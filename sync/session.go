@@ -66,8 +66,13 @@ func (t Timing) withDefaults() Timing {
 const (
 	minWireBatch   = 8 << 10
 	startWireBatch = 64 << 10
-	maxRawBatch    = 3 << 20 // below MaxFrameBytes even if nothing compresses
-	defaultWindow  = 4
+	maxRawBatch    = 3 << 20 // the adaptive budget's ceiling
+	// maxRawPayload bounds a batch's payload whatever its entries: with the frame's own
+	// fields and heads it stays below MaxFrameBytes even if nothing compresses.
+	maxRawPayload = MaxFrameBytes - 64<<10
+	// MaxWindow bounds the window either side may use; receivers make room for it.
+	MaxWindow     = 64
+	defaultWindow = 4
 )
 
 // SessionStats are a session's counters, safe to read while it runs.
@@ -109,8 +114,8 @@ func (s *session) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s.sendq = make(chan []byte, 2*s.window+8)
-	s.batches = make(chan inBatch, s.window+maxStreams+1)
-	s.acks = make(chan uint64, 4*s.window+8)
+	s.batches = make(chan inBatch, MaxWindow+maxStreams+1) // room for any peer's window
+	s.acks = make(chan uint64, 2*MaxWindow+8)
 	done := make(chan struct{}, 4)
 	spawn := func(f func(context.Context) error) {
 		go func() {
@@ -157,8 +162,11 @@ func (s *session) writer(ctx context.Context) {
 			}
 		case <-ctx.Done():
 			var le *localError
-			if err := context.Cause(ctx); errors.As(err, &le) {
+			switch err := context.Cause(ctx); {
+			case errors.As(err, &le):
 				_ = s.write(encodeError(le.code, le.Error()))
+			case errors.Is(err, context.Canceled):
+				_ = s.write(encodeError(ErrCodeShutdown, "shutting down / 正在停止"))
 			}
 			_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 			return
@@ -251,7 +259,7 @@ func (s *session) reader(ctx context.Context) error {
 			select {
 			case s.batches <- in:
 			default:
-				return failf(ErrCodeProtocol, "more than %d batches unacknowledged", s.window)
+				return failf(ErrCodeProtocol, "more than %d batches unacknowledged", MaxWindow)
 			}
 		case codeAck:
 			select {
@@ -267,7 +275,7 @@ func (s *session) reader(ctx context.Context) error {
 			select {
 			case s.batches <- inBatch{caughtUp: f.Text}:
 			default:
-				return failf(ErrCodeProtocol, "more than %d frames unacknowledged", s.window)
+				return failf(ErrCodeProtocol, "more than %d frames unacknowledged", MaxWindow)
 			}
 		case codePing:
 			if err := s.send(ctx, encodePing(codePong, f.T)); err != nil {

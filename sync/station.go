@@ -79,6 +79,7 @@ func NewStation(cfg StationConfig) (*Station, error) {
 	if cfg.Window <= 0 {
 		cfg.Window = defaultWindow
 	}
+	cfg.Window = min(cfg.Window, MaxWindow)
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 500 * time.Millisecond
 	}

@@ -34,12 +34,13 @@ the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
 			region := fs.String("region", "", "辖区代码（6位县或4位市），首次运行必填 / division code served (6-digit county, 4-digit city), required on the first run")
 			addr := fs.String("http", "127.0.0.1:8741", "HTTP 监听地址 / HTTP listen address")
 			urls := fs.String("url", "", "站点访问本中心的地址，逗号分隔（默认 http://HTTP地址） / URLs stations reach this hub at, comma-separated (default http://ADDR)")
+			compression := fs.String("compression", "balanced", "存储压缩：good（最省磁盘）、balanced（默认，应用更快）、fastest / store compression: good (least disk), balanced (default: faster apply), fastest")
 			token := fs.String("enroll-token", "", "站点登记口令（未设置时只接受本机登记） / enrollment token (without one, only local enrollment)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定数据目录")
 				}
-				r, err := openHub(*dir, *id, *region, env)
+				r, err := openHub(*dir, *id, *region, *compression, env)
 				if err != nil {
 					return err
 				}
@@ -51,16 +52,16 @@ the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
 }
 
 // openHub opens (or initializes) a hub's store.
-func openHub(dir, id, region string, env *Env) (*node.Replica, error) {
+func openHub(dir, id, region, compression string, env *Env) (*node.Replica, error) {
 	if region != "" && len(region) != 4 && len(region) != 6 {
 		return nil, usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", region)
 	}
-	r, err := node.Open(dir, node.Options{NodeID: id, Region: region, Logger: env.Log})
+	r, err := node.Open(dir, node.Options{NodeID: id, Region: region, Logger: env.Log, Compression: compression})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w (a new store needs --id and --region / 新建数据目录需要 --id 和 --region)", err)
 	}
 	st := r.Status()
-	env.Log.Info("hub store open", "dir", dir, "node", st.Node, "region", st.Region, "cases", st.Cases, "ops", st.FeedSeq)
+	env.Log.Info("hub store open", "compression", compression, "dir", dir, "node", st.Node, "region", st.Region, "cases", st.Cases, "ops", st.FeedSeq)
 	return r, nil
 }
 

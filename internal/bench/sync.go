@@ -37,8 +37,10 @@ type SyncConfig struct {
 	// any leading arguments (the station's peak RSS is then the station's alone). Empty
 	// runs the hub in this process (tests).
 	HubCommand []string
-	Log        *slog.Logger
-	Progress   io.Writer
+	// HubStore tunes the hub's replica (in its own process: only Compression is passed).
+	HubStore node.Options
+	Log      *slog.Logger
+	Progress io.Writer
 }
 
 // SyncResult holds the figures of the sync benchmark. JSON names are stable.
@@ -60,6 +62,7 @@ type SyncResult struct {
 	ReconnectSeconds   float64 `json:"idle_reconnect_seconds"`
 	StationPeakRSS     int64   `json:"station_peak_rss_bytes"`
 	HubInSeparateProc  bool    `json:"hub_in_separate_process"`
+	HubCompression     string  `json:"hub_compression"`
 	HubAppliedCheckOps uint64  `json:"hub_ops"`
 }
 
@@ -72,7 +75,7 @@ const (
 // time until every op is acknowledged (durably applied at the hub), bytes on the wire
 // both ways, an idle reconnect's bytes and time, and the station's peak RSS.
 func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
-	res := SyncResult{Scenario: "sync", Machine: ThisMachine(), HubInSeparateProc: len(cfg.HubCommand) > 0}
+	res := SyncResult{Scenario: "sync", Machine: ThisMachine(), HubInSeparateProc: len(cfg.HubCommand) > 0, HubCompression: cfg.HubStore.Compression}
 	logger := cfg.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -125,7 +128,7 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 
 	// The apply rate of this run: the same ops straight into a replica, as a hub applies them.
 	note(cfg.Progress, "measuring the direct apply rate")
-	if res.ApplyOpsPerSec, err = directApply(ctx, station, filepath.Join(dir, "apply-ref"), logger); err != nil {
+	if res.ApplyOpsPerSec, err = directApply(ctx, station, filepath.Join(dir, "apply-ref"), cfg.HubStore.Compression, logger); err != nil {
 		return res, err
 	}
 	// A station syncs long after its data was written: reopen it, so that its memory is
@@ -215,8 +218,8 @@ func syncUntilIdle(ctx context.Context, client *fsync.Station, url string, done 
 
 // directApply applies station's feed to a fresh replica in session-sized batches, under a
 // station's writer rule with receipt stamping, and returns ops/s.
-func directApply(ctx context.Context, station *node.Replica, dir string, logger *slog.Logger) (float64, error) {
-	ref, err := node.Open(dir, node.Options{NodeID: "bench-ref", Region: benchHubRegion, Logger: logger})
+func directApply(ctx context.Context, station *node.Replica, dir, compression string, logger *slog.Logger) (float64, error) {
+	ref, err := node.Open(dir, node.Options{NodeID: "bench-ref", Region: benchHubRegion, Logger: logger, Compression: compression})
 	if err != nil {
 		return 0, err
 	}
@@ -253,7 +256,9 @@ func directApply(ctx context.Context, station *node.Replica, dir string, logger 
 // its URL and a function that stops it.
 func startBenchHub(ctx context.Context, cfg SyncConfig, dir string, logger *slog.Logger) (string, func(), error) {
 	if len(cfg.HubCommand) == 0 {
-		r, err := node.Open(dir, node.Options{NodeID: "bench-hub", Region: benchHubRegion, Logger: logger})
+		o := cfg.HubStore
+		o.NodeID, o.Region, o.Logger = "bench-hub", benchHubRegion, logger
+		r, err := node.Open(dir, o)
 		if err != nil {
 			return "", nil, err
 		}
@@ -275,6 +280,9 @@ func startBenchHub(ctx context.Context, cfg SyncConfig, dir string, logger *slog
 	}
 	args := append(cfg.HubCommand[1:len(cfg.HubCommand):len(cfg.HubCommand)], "hub", "--dir", dir, "--id", "bench-hub",
 		"--region", benchHubRegion, "--http", "127.0.0.1:0")
+	if cfg.HubStore.Compression != "" {
+		args = append(args, "--compression", cfg.HubStore.Compression)
+	}
 	cmd := exec.CommandContext(ctx, cfg.HubCommand[0], args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
