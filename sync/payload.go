@@ -67,7 +67,10 @@ var (
 func zstdEncoder() *zstd.Encoder {
 	encoderOnce.Do(func() {
 		var err error
-		encoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		// A 2 MiB window: batches are at most 4 MiB raw, and the default 8 MiB window costs a
+		// station 16 MiB of history buffers for almost no gain on the wire (BENCHMARKS.md).
+		encoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(2<<20))
 		if err != nil {
 			panic(err)
 		}

@@ -43,6 +43,7 @@ func benchCommand() *Command {
 			memtable := fs.Int("memtable-mib", 0, "Pebble 内存表大小，0 为默认 / Pebble memtable size in MiB, 0: default")
 			blockCache := fs.Int("block-cache-mib", 0, "Pebble 块缓存大小，0 为默认 / Pebble block cache in MiB, 0: default")
 			compression := fs.String("compression", "", "Pebble 压缩 good/balanced/fastest（apply 的库；sync 的中心，默认 balanced） / Pebble compression good, balanced or fastest (apply: the store; sync: the hub, default balanced)")
+			memprofile := fs.String("memprofile", "", "sync：同步完成时写出站点的堆剖析 / sync: write the station's heap profile when the sync completes")
 			inProcess := fs.Bool("hub-in-process", false, "sync：中心与站点在同一进程 / sync: run the hub in this process")
 			headCache := fs.Int("head-cache-mib", 0, "案件头缓存大小，0 为默认，-1 关闭 / case head cache in MiB, 0: default, -1: off")
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -73,12 +74,12 @@ func benchCommand() *Command {
 					return json.NewEncoder(env.Stdout).Encode(res)
 				case "sync":
 					fmt.Fprintf(env.Stdout, "fengqiao bench sync: machine %+v\n", bench.ThisMachine())
-					hubComp := *compression
-					if hubComp == "" {
-						hubComp = "balanced" // what fengqiao hub uses by default
+					hubStore := node.HubDefaults() // what fengqiao hub uses
+					if *compression != "" {
+						hubStore.Compression = *compression
 					}
 					cfg := bench.SyncConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd, Dir: *dir,
-						Log: env.Log, Progress: env.Stderr, HubStore: node.Options{Compression: hubComp}}
+						Log: env.Log, Progress: env.Stderr, HubStore: hubStore, HeapProfile: *memprofile}
 					if !*inProcess {
 						exe, err := os.Executable()
 						if err != nil {

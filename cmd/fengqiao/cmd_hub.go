@@ -34,13 +34,18 @@ the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
 			region := fs.String("region", "", "辖区代码（6位县或4位市），首次运行必填 / division code served (6-digit county, 4-digit city), required on the first run")
 			addr := fs.String("http", "127.0.0.1:8741", "HTTP 监听地址 / HTTP listen address")
 			urls := fs.String("url", "", "站点访问本中心的地址，逗号分隔（默认 http://HTTP地址） / URLs stations reach this hub at, comma-separated (default http://ADDR)")
-			compression := fs.String("compression", "balanced", "存储压缩：good（最省磁盘）、balanced（默认，应用更快）、fastest / store compression: good (least disk), balanced (default: faster apply), fastest")
+			hd := node.HubDefaults()
+			compression := fs.String("compression", hd.Compression, "存储压缩：good（最省磁盘）、balanced（默认，应用更快）、fastest / store compression: good (least disk), balanced (default: faster apply), fastest")
+			cacheMiB := fs.Int("cache-mib", int(hd.CacheSize>>20), "Pebble 块缓存（MiB） / Pebble block cache, MiB")
+			headMiB := fs.Int("head-cache-mib", hd.HeadCacheSize>>20, "案件头缓存（MiB）；中心应能容纳全部案件的头，约每十万件 30 MiB / case head cache, MiB; a hub should hold every case's head, about 30 MiB per 100,000 cases")
+			memMiB := fs.Int("memtable-mib", int(hd.MemTableSize>>20), "Pebble 内存表（MiB） / Pebble memtable, MiB")
 			token := fs.String("enroll-token", "", "站点登记口令（未设置时只接受本机登记） / enrollment token (without one, only local enrollment)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定数据目录")
 				}
-				r, err := openHub(*dir, *id, *region, *compression, env)
+				r, err := openHub(*dir, node.Options{NodeID: *id, Region: *region, Compression: *compression,
+					CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20}, env)
 				if err != nil {
 					return err
 				}
@@ -52,16 +57,17 @@ the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
 }
 
 // openHub opens (or initializes) a hub's store.
-func openHub(dir, id, region, compression string, env *Env) (*node.Replica, error) {
-	if region != "" && len(region) != 4 && len(region) != 6 {
+func openHub(dir string, opts node.Options, env *Env) (*node.Replica, error) {
+	if region := opts.Region; region != "" && len(region) != 4 && len(region) != 6 {
 		return nil, usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", region)
 	}
-	r, err := node.Open(dir, node.Options{NodeID: id, Region: region, Logger: env.Log, Compression: compression})
+	opts.Logger = env.Log
+	r, err := node.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w (a new store needs --id and --region / 新建数据目录需要 --id 和 --region)", err)
 	}
 	st := r.Status()
-	env.Log.Info("hub store open", "compression", compression, "dir", dir, "node", st.Node, "region", st.Region, "cases", st.Cases, "ops", st.FeedSeq)
+	env.Log.Info("hub store open", "pebble", r.PebbleOptionsSummary(), "dir", dir, "node", st.Node, "region", st.Region, "cases", st.Cases, "ops", st.FeedSeq)
 	return r, nil
 }
 

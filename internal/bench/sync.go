@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -37,10 +38,14 @@ type SyncConfig struct {
 	// any leading arguments (the station's peak RSS is then the station's alone). Empty
 	// runs the hub in this process (tests).
 	HubCommand []string
-	// HubStore tunes the hub's replica (in its own process: only Compression is passed).
+	// HubStore tunes the hub's replica, and the direct apply the sync is compared with. In
+	// its own process the hub gets Compression and the cache and memtable sizes as flags.
 	HubStore node.Options
 	Log      *slog.Logger
 	Progress io.Writer
+	// HeapProfile, when set, is a file to write the station's heap profile to right after
+	// the sync (where its peak memory is).
+	HeapProfile string
 }
 
 // SyncResult holds the figures of the sync benchmark. JSON names are stable.
@@ -62,7 +67,7 @@ type SyncResult struct {
 	ReconnectSeconds   float64 `json:"idle_reconnect_seconds"`
 	StationPeakRSS     int64   `json:"station_peak_rss_bytes"`
 	HubInSeparateProc  bool    `json:"hub_in_separate_process"`
-	HubCompression     string  `json:"hub_compression"`
+	HubStore           string  `json:"hub_store"`
 	HubAppliedCheckOps uint64  `json:"hub_ops"`
 }
 
@@ -75,7 +80,8 @@ const (
 // time until every op is acknowledged (durably applied at the hub), bytes on the wire
 // both ways, an idle reconnect's bytes and time, and the station's peak RSS.
 func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
-	res := SyncResult{Scenario: "sync", Machine: ThisMachine(), HubInSeparateProc: len(cfg.HubCommand) > 0, HubCompression: cfg.HubStore.Compression}
+	res := SyncResult{Scenario: "sync", Machine: ThisMachine(), HubInSeparateProc: len(cfg.HubCommand) > 0, HubStore: fmt.Sprintf("compression %s, block cache %d MiB, head cache %d MiB, memtable %d MiB",
+		cfg.HubStore.Compression, cfg.HubStore.CacheSize>>20, cfg.HubStore.HeadCacheSize>>20, cfg.HubStore.MemTableSize>>20)}
 	logger := cfg.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -116,7 +122,7 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	if err != nil {
 		return res, err
 	}
-	defer station.Close()
+	defer func() { station.Close() }() // the station reopened below, not this one
 	note(cfg.Progress, "importing the workload into the station")
 	if _, err := station.ImportJSONL(ctx, f, st.Size(), node.ImportOptions{}); err != nil {
 		return res, err
@@ -128,7 +134,7 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 
 	// The apply rate of this run: the same ops straight into a replica, as a hub applies them.
 	note(cfg.Progress, "measuring the direct apply rate")
-	if res.ApplyOpsPerSec, err = directApply(ctx, station, filepath.Join(dir, "apply-ref"), cfg.HubStore.Compression, logger); err != nil {
+	if res.ApplyOpsPerSec, err = directApply(ctx, station, filepath.Join(dir, "apply-ref"), cfg.HubStore, logger); err != nil {
 		return res, err
 	}
 	// A station syncs long after its data was written: reopen it, so that its memory is
@@ -141,7 +147,6 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	if station, err = node.Open(filepath.Join(dir, "station"), node.Options{Logger: logger}); err != nil {
 		return res, err
 	}
-	defer station.Close()
 
 	hubURL, stopHub, err := startBenchHub(ctx, cfg, filepath.Join(dir, "hub"), logger)
 	if err != nil {
@@ -178,6 +183,11 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	res.SyncOpsPerSec = float64(res.Ops) / res.SyncSeconds
 	res.SyncOverApply = res.SyncOpsPerSec / res.ApplyOpsPerSec
 	res.WireUp, res.WireDown = up.Load(), down.Load()
+	if cfg.HeapProfile != "" {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return res, err
+		}
+	}
 	res.WireOverGzip = float64(res.WireUp+res.WireDown) / float64(res.WorkloadGzip)
 	_ = start
 
@@ -218,8 +228,10 @@ func syncUntilIdle(ctx context.Context, client *fsync.Station, url string, done 
 
 // directApply applies station's feed to a fresh replica in session-sized batches, under a
 // station's writer rule with receipt stamping, and returns ops/s.
-func directApply(ctx context.Context, station *node.Replica, dir, compression string, logger *slog.Logger) (float64, error) {
-	ref, err := node.Open(dir, node.Options{NodeID: "bench-ref", Region: benchHubRegion, Logger: logger, Compression: compression})
+func directApply(ctx context.Context, station *node.Replica, dir string, hubStore node.Options, logger *slog.Logger) (float64, error) {
+	o := hubStore
+	o.NodeID, o.Region, o.Logger = "bench-ref", benchHubRegion, logger
+	ref, err := node.Open(dir, o)
 	if err != nil {
 		return 0, err
 	}
@@ -280,8 +292,17 @@ func startBenchHub(ctx context.Context, cfg SyncConfig, dir string, logger *slog
 	}
 	args := append(cfg.HubCommand[1:len(cfg.HubCommand):len(cfg.HubCommand)], "hub", "--dir", dir, "--id", "bench-hub",
 		"--region", benchHubRegion, "--http", "127.0.0.1:0")
-	if cfg.HubStore.Compression != "" {
-		args = append(args, "--compression", cfg.HubStore.Compression)
+	if o := cfg.HubStore; o.Compression != "" {
+		args = append(args, "--compression", o.Compression)
+	}
+	if o := cfg.HubStore; o.CacheSize > 0 {
+		args = append(args, "--cache-mib", fmt.Sprint(o.CacheSize>>20))
+	}
+	if o := cfg.HubStore; o.HeadCacheSize != 0 {
+		args = append(args, "--head-cache-mib", fmt.Sprint(o.HeadCacheSize>>20))
+	}
+	if o := cfg.HubStore; o.MemTableSize > 0 {
+		args = append(args, "--memtable-mib", fmt.Sprint(o.MemTableSize>>20))
 	}
 	cmd := exec.CommandContext(ctx, cfg.HubCommand[0], args...)
 	stderr, err := cmd.StderrPipe()
@@ -352,4 +373,13 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.out.Add(int64(n))
 	return n, err
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
 }
