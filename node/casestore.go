@@ -45,6 +45,8 @@ func (a *applier) touch(id string) (*touched, error) {
 	switch {
 	case hit && v == nil:
 		err = ErrNotFound
+	case !hit && a.via != "":
+		v, err = a.r.getLikelyAbsent(caseKey(id)) // a peer's op on a case we lack the head of: mostly new cases
 	case !hit:
 		v, err = a.r.get(caseKey(id))
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -439,6 +440,29 @@ func newEpoch() string {
 func (r *Replica) getMeta(name string) ([]byte, error) { return r.get(metaKey(name)) }
 
 // get returns a copy of the value at key, or ErrNotFound.
+// getLikelyAbsent is get for a key that is probably not there (the head of a case a peer
+// registers, an op not held yet): it consults the bottom level's bloom filters too, which
+// DB.Get skips (there a miss would decompress a data block per lookup: 100,000 new cases
+// cost seconds of a hub's apply; see BENCHMARKS.md, bench sync).
+func (r *Replica) getLikelyAbsent(key []byte) ([]byte, error) {
+	it, err := r.db.NewIter(&pebble.IterOptions{UseL6Filters: true})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	if !it.SeekPrefixGE(key) || !bytes.Equal(it.Key(), key) {
+		if err := it.Error(); err != nil {
+			return nil, err
+		}
+		return nil, ErrNotFound
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), v...), nil
+}
+
 func (r *Replica) get(key []byte) ([]byte, error) {
 	v, closer, err := r.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
