@@ -319,19 +319,8 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 		a.storeQuarantined(op, raw, meta, via)
 		return nil
 	}
-	a.feed++
-	pos := a.feed
-	a.buf = appendRecord(a.buf[:0], record{Via: via, Meta: meta, Raw: raw})
-	a.wb.Set(feedKey(pos), a.buf, nil)
-	a.wb.Set(dotKey(a.buf[:0], tDot, op.Dot), binary.AppendUvarint(nil, pos), nil)
+	pos := a.record(op, raw, meta, via)
 	a.wb.Set(historyKey(op.Case, pos), nil, nil)
-	c := a.chain(op.Dot.Origin)
-	if op.Dot.Seq == c.Seq+1 {
-		a.extend(op.Dot.Origin, c, raw)
-	} else if op.Dot.Seq > c.MaxSeen {
-		c.MaxSeen = op.Dot.Seq
-	}
-	a.seen[op.Dot] = raw
 	if via != "" {
 		for _, v := range cases.Check(op) {
 			// Authentic but breaking a rule of this version: applied, and listed for a person.
@@ -346,6 +335,24 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 	t.newPos = append(t.newPos, pos)
 	a.res.Applied++
 	return nil
+}
+
+// record gives an op the next feed position and writes what every held op has, applied or
+// quarantined: its feed record and dot index, its place in its origin's chain.
+func (a *applier) record(op *cases.Op, raw []byte, meta cases.Meta, via string) uint64 {
+	a.feed++
+	pos := a.feed
+	a.buf = appendRecord(a.buf[:0], record{Via: via, Meta: meta, Raw: raw})
+	a.wb.Set(feedKey(pos), a.buf, nil)
+	a.wb.Set(dotKey(a.buf[:0], tDot, op.Dot), binary.AppendUvarint(nil, pos), nil)
+	c := a.chain(op.Dot.Origin)
+	if op.Dot.Seq == c.Seq+1 {
+		a.extend(op.Dot.Origin, c, raw)
+	} else if op.Dot.Seq > c.MaxSeen {
+		c.MaxSeen = op.Dot.Seq
+	}
+	a.seen[op.Dot] = raw
+	return pos
 }
 
 // drain applies ops of origin o that were waiting for the gap now filled, and extends the

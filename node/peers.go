@@ -69,19 +69,8 @@ func (a *applier) mayWrite(op *cases.Op) (bool, error) {
 // is forwarded upward and its origin's chain stays whole) and listed for a person, but
 // with no history entry, so no fold of its case ever sees it, and in no scope.
 func (a *applier) storeQuarantined(op *cases.Op, raw []byte, meta cases.Meta, via string) {
-	a.feed++
-	pos := a.feed
-	a.buf = appendRecord(a.buf[:0], record{Via: via, Meta: meta, Raw: raw})
-	a.wb.Set(feedKey(pos), a.buf, nil)
-	a.wb.Set(dotKey(a.buf[:0], tDot, op.Dot), binary.AppendUvarint(nil, pos), nil)
+	pos := a.record(op, raw, meta, via)
 	a.wb.Set(be64([]byte{tQuarant}, pos), []byte(op.Case), nil)
-	c := a.chain(op.Dot.Origin)
-	if op.Dot.Seq == c.Seq+1 {
-		a.extend(op.Dot.Origin, c, raw)
-	} else if op.Dot.Seq > c.MaxSeen {
-		c.MaxSeen = op.Dot.Seq
-	}
-	a.seen[op.Dot] = raw
 	a.newQuar++
 	a.res.Quarantined++
 	a.r.opts.Logger.Warn("op quarantined: its writer may not write this case", "dot", op.Dot.String(), "via", via)

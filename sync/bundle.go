@@ -80,7 +80,6 @@ const (
 	bundleRawBatch    = 1 << 20 // raw bytes per batch in a bundle: well below MaxFrameBytes
 	codeBundleTrailer = 32      // first element of the trailer frame; no session frame uses it
 	docBundlePos      = "bundlepos"
-	maxStreamName     = 2 * maxIDLen
 )
 
 // ErrBundle marks a bundle refused: damaged, cut short, not for this node, from a sender

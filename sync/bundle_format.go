@@ -98,7 +98,7 @@ func decodeBundleHeader(b []byte) (BundleHeader, error) {
 	k := rd.ArrayLen(maxStreams)
 	for i := 0; i < k && rd.Err() == nil; i++ {
 		rd.ExpectArray(3, 3)
-		h.Ranges = append(h.Ranges, BundleRange{Stream: rd.String(maxStreamName), From: rd.Uint(), To: rd.Uint()})
+		h.Ranges = append(h.Ranges, BundleRange{Stream: rd.String(maxStreamLen), From: rd.Uint(), To: rd.Uint()})
 	}
 	h.Ops = rd.Uint()
 	if rd.Err() == nil && rd.Remaining() != 0 {
@@ -131,13 +131,7 @@ func encodeTrailer(cps []streamCheckpoint) []byte {
 	return mp.Encode(func(w *mp.Writer) {
 		w.ArrayLen(2)
 		w.Uint(codeBundleTrailer)
-		w.ArrayLen(len(cps))
-		for _, c := range cps {
-			w.ArrayLen(3)
-			w.String(c.Stream)
-			w.String(c.Epoch)
-			w.Uint(c.Pos)
-		}
+		writeCheckpoints(w, cps)
 	})
 }
 
@@ -147,12 +141,7 @@ func decodeTrailer(b []byte) ([]streamCheckpoint, error) {
 	if code := rd.Uint(); rd.Err() == nil && code != codeBundleTrailer {
 		rd.Failf("trailer code %d", code)
 	}
-	var cps []streamCheckpoint
-	k := rd.ArrayLen(maxStreams)
-	for i := 0; i < k && rd.Err() == nil; i++ {
-		rd.ExpectArray(3, 3)
-		cps = append(cps, streamCheckpoint{Stream: rd.String(maxStreamName), Epoch: rd.String(maxIDLen), Pos: rd.Uint()})
-	}
+	cps := readCheckpoints(rd)
 	if rd.Err() == nil && rd.Remaining() != 0 {
 		rd.Failf("%d trailing bytes", rd.Remaining())
 	}
@@ -176,13 +165,7 @@ func encodeBundlePos(created int64, cps []streamCheckpoint) []byte {
 	return mp.Encode(func(w *mp.Writer) {
 		w.ArrayLen(2)
 		w.Int(created)
-		w.ArrayLen(len(cps))
-		for _, c := range cps {
-			w.ArrayLen(3)
-			w.String(c.Stream)
-			w.String(c.Epoch)
-			w.Uint(c.Pos)
-		}
+		writeCheckpoints(w, cps)
 	})
 }
 
@@ -197,12 +180,7 @@ func loadBundlePos(r Replica, station string) (int64, []streamCheckpoint, error)
 	rd := mp.NewReader(b)
 	rd.ExpectArray(2, 2)
 	created := rd.Int()
-	var cps []streamCheckpoint
-	k := rd.ArrayLen(maxStreams)
-	for i := 0; i < k && rd.Err() == nil; i++ {
-		rd.ExpectArray(3, 3)
-		cps = append(cps, streamCheckpoint{Stream: rd.String(maxStreamName), Epoch: rd.String(maxIDLen), Pos: rd.Uint()})
-	}
+	cps := readCheckpoints(rd)
 	if err := rd.Err(); err != nil {
 		return 0, nil, fmt.Errorf("bundle positions of %s: %w", station, err)
 	}

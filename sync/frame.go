@@ -175,14 +175,31 @@ func encodeProve(p prove) []byte {
 		w.ArrayLen(3)
 		w.Uint(codeProve)
 		w.Bin(p.Sig)
-		w.ArrayLen(len(p.Checkpoints))
-		for _, c := range p.Checkpoints {
-			w.ArrayLen(3)
-			w.String(c.Stream)
-			w.String(c.Epoch)
-			w.Uint(c.Pos)
-		}
+		writeCheckpoints(w, p.Checkpoints)
 	})
+}
+
+// writeCheckpoints writes [[stream, epoch, pos], ...]: in prove frames, bundle trailers and
+// the hub's record of a station's bundle positions.
+func writeCheckpoints(w *mp.Writer, cps []streamCheckpoint) {
+	w.ArrayLen(len(cps))
+	for _, c := range cps {
+		w.ArrayLen(3)
+		w.String(c.Stream)
+		w.String(c.Epoch)
+		w.Uint(c.Pos)
+	}
+}
+
+// readCheckpoints reads what writeCheckpoints wrote, at most maxStreams of them.
+func readCheckpoints(rd *mp.Reader) []streamCheckpoint {
+	var cps []streamCheckpoint
+	k := rd.ArrayLen(maxStreams)
+	for i := 0; i < k && rd.Err() == nil; i++ {
+		rd.ExpectArray(3, 3)
+		cps = append(cps, streamCheckpoint{Stream: rd.String(maxStreamLen), Epoch: rd.String(maxIDLen), Pos: rd.Uint()})
+	}
+	return cps
 }
 
 func encodeReady(r ready) []byte {
@@ -306,11 +323,7 @@ func decodeFrame(b []byte) (frame, error) {
 		f.Challenge = c
 	case codeProve:
 		p := &prove{Sig: rd.Bytes(ed25519.SignatureSize)}
-		k := rd.ArrayLen(maxStreams)
-		for i := 0; i < k && rd.Err() == nil; i++ {
-			rd.ExpectArray(3, 3)
-			p.Checkpoints = append(p.Checkpoints, streamCheckpoint{Stream: rd.String(maxStreamLen), Epoch: rd.String(maxIDLen), Pos: rd.Uint()})
-		}
+		p.Checkpoints = readCheckpoints(rd)
 		f.Prove = p
 	case codeReady:
 		f.Ready = &ready{Epoch: rd.String(maxIDLen), Pos: rd.Uint(), Window: rd.Uint()}

@@ -62,38 +62,18 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 	if res.BatchSize <= 0 {
 		res.BatchSize = 1000
 	}
-	dir := cfg.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "fengqiao-bench-apply-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	wl := cfg.Workload
-	if wl == "" {
-		wl = filepath.Join(dir, "workload.jsonl")
-		if err := generate(ctx, cfg.Gen, cfg.Cases, cfg.Updates, wl); err != nil {
-			return res, err
-		}
-		res.Workload = fmt.Sprintf("gen.py %d %d", cfg.Cases, cfg.Updates)
-	} else {
-		res.Workload = wl
-	}
-	f, err := os.Open(wl)
+	dir, cleanup, err := scratchDir(cfg.Dir, "fengqiao-bench-apply-")
 	if err != nil {
 		return res, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	defer cleanup()
+	wf, err := openWorkload(ctx, cfg.Workload, cfg.Gen, cfg.Cases, cfg.Updates, dir)
 	if err != nil {
 		return res, err
 	}
-	res.WorkloadBytes = st.Size()
-	if res.WorkloadGzip, err = gzipSize(f); err != nil {
-		return res, err
-	}
+	defer wf.f.Close()
+	f := wf.f
+	res.Workload, res.WorkloadBytes, res.WorkloadGzip = wf.label, wf.size, wf.gzip
 
 	// (1) Import as local ops.
 	logger := cfg.Log
@@ -112,7 +92,7 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 	}
 	ResetPeakRSS()
 	start := time.Now()
-	rep, err := a.ImportJSONL(ctx, f, st.Size(), node.ImportOptions{BatchSize: res.BatchSize, Progress: progress(cfg.Progress, start)})
+	rep, err := a.ImportJSONL(ctx, f, wf.size, node.ImportOptions{BatchSize: res.BatchSize, Progress: progress(cfg.Progress, start)})
 	if err != nil {
 		a.Close()
 		return res, err
@@ -270,4 +250,49 @@ func FindGen() string {
 		}
 	}
 	return ""
+}
+
+// scratchDir returns dir, or a new temporary directory removed by cleanup when dir is "".
+func scratchDir(dir, prefix string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
+}
+
+// workload is a benchmark's workload file, open, with its label and sizes.
+type workload struct {
+	f          *os.File
+	label      string
+	size, gzip int64
+}
+
+// openWorkload opens file, or generates gen.py cases updates into dir when file is "".
+func openWorkload(ctx context.Context, file, gen string, cases, updates int, dir string) (*workload, error) {
+	w := &workload{label: file}
+	if file == "" {
+		file = filepath.Join(dir, "workload.jsonl")
+		if err := generate(ctx, gen, cases, updates, file); err != nil {
+			return nil, err
+		}
+		w.label = fmt.Sprintf("gen.py %d %d", cases, updates)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil {
+		w.gzip, err = gzipSize(f)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w.f, w.size = f, st.Size()
+	return w, nil
 }

@@ -86,36 +86,18 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	dir := cfg.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "fengqiao-bench-sync-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	wl := cfg.Workload
-	res.Workload = wl
-	if wl == "" {
-		wl = filepath.Join(dir, "workload.jsonl")
-		if err := generate(ctx, cfg.Gen, cfg.Cases, cfg.Updates, wl); err != nil {
-			return res, err
-		}
-		res.Workload = fmt.Sprintf("gen.py %d %d", cfg.Cases, cfg.Updates)
-	}
-	f, err := os.Open(wl)
+	dir, cleanup, err := scratchDir(cfg.Dir, "fengqiao-bench-sync-")
 	if err != nil {
 		return res, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	defer cleanup()
+	wf, err := openWorkload(ctx, cfg.Workload, cfg.Gen, cfg.Cases, cfg.Updates, dir)
 	if err != nil {
 		return res, err
 	}
-	if res.WorkloadGzip, err = gzipSize(f); err != nil {
-		return res, err
-	}
+	defer wf.f.Close()
+	f := wf.f
+	res.Workload, res.WorkloadGzip = wf.label, wf.gzip
 
 	// The station holds the workload as its own ops.
 	station, err := node.Open(filepath.Join(dir, "station"), node.Options{NodeID: "bench-station", Region: benchStationRegion, Logger: logger})
@@ -124,7 +106,7 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	}
 	defer func() { station.Close() }() // the station reopened below, not this one
 	note(cfg.Progress, "importing the workload into the station")
-	if _, err := station.ImportJSONL(ctx, f, st.Size(), node.ImportOptions{}); err != nil {
+	if _, err := station.ImportJSONL(ctx, f, wf.size, node.ImportOptions{}); err != nil {
 		return res, err
 	}
 	res.Ops, res.Cases = station.Status().FeedSeq, station.Status().Cases
