@@ -189,10 +189,10 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 func syncUntilIdle(ctx context.Context, client *fsync.Station, url string, done func() bool) (float64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	before := client.Stats() // the last session's, before this one can replace it
 	start := time.Now()
 	errc := make(chan error, 1)
 	go func() { errc <- client.Connect(ctx, url) }()
-	before := client.Stats()
 	for {
 		if s := client.Stats(); s != nil && s != before && s.CaughtUp.Load() && s.PeerCaughtUp.Load() && done() {
 			secs := time.Since(start).Seconds()

@@ -4,13 +4,16 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // The sync scenario runs end to end on a small workload (the demo's sample cases, hub in
 // this process) and reports figures that add up: every op acknowledged, bytes counted both
 // ways, an idle reconnect far cheaper than the first sync.
 func TestSync_SmallWorkload(t *testing.T) {
-	res, err := Sync(context.Background(), SyncConfig{
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := Sync(ctx, SyncConfig{
 		Workload: filepath.Join("..", "..", "cmd", "fengqiao", "demodata", "sample.jsonl"),
 		Dir:      t.TempDir(),
 	})
