@@ -133,7 +133,7 @@ func (o *Options) ensureDefaults() {
 }
 
 // HubDefaults are the store settings of a hub member: a server that applies every
-// station's ops, so it holds every case head in memory (about 30 MiB per 100,000 cases) and
+// station's ops, so it holds every case head in memory (about 40 MiB per 100,000 cases) and
 // spends less CPU on compression than a station (see BENCHMARKS.md, bench sync).
 func HubDefaults() Options {
 	return Options{CacheSize: 64 << 20, HeadCacheSize: 128 << 20, MemTableSize: 64 << 20, Compression: "balanced"}

@@ -37,7 +37,7 @@ the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
 			hd := node.HubDefaults()
 			compression := fs.String("compression", hd.Compression, "存储压缩：good（最省磁盘）、balanced（默认，应用更快）、fastest / store compression: good (least disk), balanced (default: faster apply), fastest")
 			cacheMiB := fs.Int("cache-mib", int(hd.CacheSize>>20), "Pebble 块缓存（MiB） / Pebble block cache, MiB")
-			headMiB := fs.Int("head-cache-mib", hd.HeadCacheSize>>20, "案件头缓存（MiB）；中心应能容纳全部案件的头，约每十万件 30 MiB / case head cache, MiB; a hub should hold every case's head, about 30 MiB per 100,000 cases")
+			headMiB := fs.Int("head-cache-mib", hd.HeadCacheSize>>20, "案件头缓存（MiB）；中心应能容纳全部案件的头，约每十万件 40 MiB / case head cache, MiB; a hub should hold every case's head, about 40 MiB per 100,000 cases")
 			memMiB := fs.Int("memtable-mib", int(hd.MemTableSize>>20), "Pebble 内存表（MiB） / Pebble memtable, MiB")
 			token := fs.String("enroll-token", "", "站点登记口令（未设置时只接受本机登记） / enrollment token (without one, only local enrollment)")
 			return func(ctx context.Context, env *Env, args []string) error {
