@@ -45,8 +45,10 @@ func (a *applier) touch(id string) (*touched, error) {
 	switch {
 	case hit && v == nil:
 		err = ErrNotFound
-	case !hit && a.via != "":
-		v, err = a.r.getLikelyAbsent(caseKey(id)) // a peer's op on a case we lack the head of: mostly new cases
+	case !hit && a.via != "" && a.r.heads.complete():
+		// A peer's op on a case whose head is not cached, in a cache that has never evicted
+		// (a hub's): almost always a new case, so let the bloom filters say so.
+		v, err = a.r.getLikelyAbsent(caseKey(id))
 	case !hit:
 		v, err = a.r.get(caseKey(id))
 	}

@@ -14,6 +14,7 @@ type headCache struct {
 	entries map[string]*headEntry
 	ring    []*headEntry
 	hand    int
+	evicted bool // once true, a miss may be a case that was evicted, not one never seen
 }
 
 type headEntry struct {
@@ -67,7 +68,19 @@ func (c *headCache) put(id string, head []byte) {
 	}
 }
 
+// complete reports whether the cache has never evicted anything: then every case the replica
+// holds that was touched since open is in it, and a miss is most likely a new case.
+func (c *headCache) complete() bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.evicted
+}
+
 func (c *headCache) evictOne() {
+	c.evicted = true
 	for {
 		if c.hand >= len(c.ring) {
 			c.hand = 0
