@@ -261,7 +261,7 @@ func createStore(dir string, opts Options) error {
 // pebbleOptions are the Pebble settings of every replica; BENCHMARKS.md quotes them.
 func pebbleOptions(o *Options) *pebble.Options {
 	po := &pebble.Options{
-		FS:                 o.FS,
+		FS:                 markerSyncFS{o.FS},
 		CacheSize:          o.CacheSize,
 		MemTableSize:       o.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
