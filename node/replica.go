@@ -19,6 +19,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/fengqiao/fengqiao/internal/pebblefs"
+
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/crdt"
 )
@@ -261,7 +263,7 @@ func createStore(dir string, opts Options) error {
 // pebbleOptions are the Pebble settings of every replica; BENCHMARKS.md quotes them.
 func pebbleOptions(o *Options) *pebble.Options {
 	po := &pebble.Options{
-		FS:                 markerSyncFS{o.FS},
+		FS:                 pebblefs.Wrap(o.FS),
 		CacheSize:          o.CacheSize,
 		MemTableSize:       o.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/fengqiao/fengqiao/internal/pebblefs"
 	"github.com/hashicorp/raft"
 )
 
@@ -106,7 +108,7 @@ func Open(dir string, opts Options) (*Store, error) {
 
 func pebbleOptions(o *Options) *pebble.Options {
 	po := &pebble.Options{
-		FS:                 o.FS,
+		FS:                 pebblefs.Wrap(o.FS),
 		CacheSize:          o.CacheSize,
 		MemTableSize:       o.memTableSize,
 		FormatMajorVersion: pebble.FormatNewest,

@@ -1,4 +1,6 @@
-package node
+// Package pebblefs holds filesystem wrappers that every Pebble store of Fengqiao opens with
+// (the replica, the Raft log store) until Pebble itself does what they do.
+package pebblefs
 
 import (
 	"fmt"
@@ -7,6 +9,14 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+// Wrap returns fs with markerSyncFS's guarantee; a nil fs means the real disk.
+func Wrap(fs vfs.FS) vfs.FS {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	return markerSyncFS{fs}
+}
 
 // markerSyncFS makes a file that a Pebble marker is about to name durable before the marker
 // exists. Pebble v2.1.7 creates a new MANIFEST, then the marker naming it, and syncs the

@@ -1,4 +1,4 @@
-package node
+package pebblefs
 
 import (
 	"math/rand/v2"
