@@ -50,6 +50,10 @@ type Batch struct {
 	// first After ops of Ops. The replica marks them as stubs (IsLeft) until an op of the
 	// case arrives from a peer again.
 	Left []LeftMarker
+	// RaftIndex, when set, is the index of the Raft log entry this batch is (a hub member's
+	// FSM): it is stored in the same Pebble batch, and a batch at or below the stored index is
+	// skipped, so an entry replayed after a restart is never applied twice.
+	RaftIndex uint64
 	// Writer, when set, is the rule the batch's sender writes under (a hub sets it for a
 	// station's push): every op must be of the writer's own origin, or the batch is refused;
 	// an op on a case the writer may not write is quarantined, not applied (see WriterRule).
@@ -72,7 +76,9 @@ type Result struct {
 	Pending       int // ops this batch held after a gap in their origin (applied when it fills)
 	Equivocations int // same dot, different content: kept aside, not applied
 	Quarantined   int // ops whose writer may not write their case: kept aside, not applied
-	FeedSeq       uint64
+	// AlreadyApplied says the batch's Raft index was at or below the one stored: skipped.
+	AlreadyApplied bool
+	FeedSeq        uint64
 }
 
 // Apply applies a batch in one synced Pebble batch. It returns only after the batch is
@@ -86,8 +92,12 @@ func (r *Replica) Apply(ctx context.Context, b Batch) (Result, error) {
 	if r.closed {
 		return Result{}, ErrClosed
 	}
+	if b.RaftIndex != 0 && b.RaftIndex <= r.raftApplied {
+		return Result{FeedSeq: r.feedPos, AlreadyApplied: true}, nil
+	}
 	a := r.newApplier(b.From, b.ReceivedAt)
 	a.rule = b.Writer
+	a.raftIndex = b.RaftIndex
 	defer a.close()
 	left := b.Left
 	for i := range b.Ops {
@@ -129,15 +139,17 @@ func (r *Replica) Apply(ctx context.Context, b Batch) (Result, error) {
 // applier holds the state of one batch being applied. Nothing of the replica changes until
 // commit succeeds: chains and counters are copied on first touch and published after.
 type applier struct {
-	r     *Replica
-	wb    *pebble.Batch
-	via   string
-	rule  *WriterRule
-	now   int64
-	res   Result
-	feed  uint64
-	cases []*touched
-	byID  map[string]*touched
+	r    *Replica
+	wb   *pebble.Batch
+	via  string
+	rule *WriterRule
+	// raftIndex is the Raft entry being applied (0: not a Raft apply).
+	raftIndex uint64
+	now       int64
+	res       Result
+	feed      uint64
+	cases     []*touched
+	byID      map[string]*touched
 
 	seen         map[crdt.Dot][]byte     // raw of each op stored by this batch
 	marks        map[crdt.Dot]cases.Hash // chain marks written by this batch
@@ -458,6 +470,9 @@ func (a *applier) commit() error {
 	for _, o := range a.chainList {
 		a.wb.Set(originKey(nil, tChainTip, o), encodeTip(a.chains[o]), nil)
 	}
+	if a.raftIndex != 0 {
+		a.wb.Set(metaKey("raft-applied"), be64(nil, a.raftIndex), nil)
+	}
 	last := a.clock.Last()
 	a.wb.Set(metaKey("hlc"), binary.BigEndian.AppendUint32(be64(nil, uint64(last.Wall)), last.Logical), nil)
 	cases := a.r.stats.caseCount.Load() + a.newCases
@@ -492,6 +507,9 @@ func (a *applier) commit() error {
 	r.stats.caseCount.Store(cases)
 	r.stats.equivoc.Add(a.newEq)
 	r.stats.quarantined.Add(a.newQuar)
+	if a.raftIndex != 0 {
+		r.raftApplied = a.raftIndex
+	}
 	r.notifyChanged()
 	a.res.FeedSeq = a.feed
 	return nil

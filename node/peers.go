@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -276,4 +277,41 @@ func (r *Replica) CaseScopes(id string) ([]string, error) {
 		return nil, err
 	}
 	return r.derive(c).scopes, nil
+}
+
+// RaftApplied returns the index of the last Raft log entry applied to this replica (0 for a
+// replica that is no Raft member's state machine).
+func (r *Replica) RaftApplied() uint64 {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	return r.raftApplied
+}
+
+// KeyspaceDigest returns a SHA-256 over every key and value of the store, in key order:
+// replicas fed the same batches have the same digest (a Raft hub's members must).
+func (r *Replica) KeyspaceDigest() ([32]byte, error) {
+	var sum [32]byte
+	done, err := r.reading()
+	if err != nil {
+		return sum, err
+	}
+	defer done()
+	it, err := r.db.NewIter(nil)
+	if err != nil {
+		return sum, err
+	}
+	defer it.Close()
+	h := sha256.New()
+	for it.First(); it.Valid(); it.Next() {
+		h.Write(binary.AppendUvarint(nil, uint64(len(it.Key()))))
+		h.Write(it.Key())
+		v := it.Value()
+		h.Write(binary.AppendUvarint(nil, uint64(len(v))))
+		h.Write(v)
+	}
+	if err := it.Error(); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }

@@ -162,6 +162,8 @@ type Replica struct {
 	chains   map[crdt.Origin]*chainState
 	clock    *crdt.Clock
 	closed   bool
+	// raftApplied is the last Raft log index applied (a hub member's FSM), 0 elsewhere.
+	raftApplied uint64
 
 	// closeMu makes Close wait for reads in flight; readClosed is set under it when Close
 	// begins. Readers hold it shared (see reading).
@@ -366,6 +368,9 @@ func (r *Replica) load() error {
 	}
 	if b, err := r.getMeta("equivocations"); err == nil && len(b) == 8 {
 		r.stats.equivoc.Store(binary.BigEndian.Uint64(b))
+	}
+	if b, err := r.getMeta("raft-applied"); err == nil && len(b) == 8 {
+		r.raftApplied = binary.BigEndian.Uint64(b)
 	}
 	if b, err := r.getMeta("quarantined"); err == nil && len(b) == 8 {
 		r.stats.quarantined.Store(binary.BigEndian.Uint64(b))

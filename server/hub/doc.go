@@ -1,0 +1,20 @@
+// Package hub owns the hub tier's replicated state machine: the Raft log entry that carries
+// a batch a hub accepted (from a station's session, a bundle, or later the hub's own writes)
+// and the FSM that applies it to the member's node.Replica.
+//
+// # Invariants
+//
+//   - Apply is deterministic: the leader stamps the receipt time into the entry, the FSM
+//     reads no clock, and node.Replica.Apply iterates no Go map into the keyspace; members
+//     fed the same entries hold the same bytes (TestFSM_MembersIdentical compares them).
+//   - Every check made before proposing (the station's writer rule, chains, quarantine) is
+//     made again inside Apply, by the replica: two members may propose the same batch.
+//   - An entry is applied in one Pebble batch together with its log index; an entry at or
+//     below the stored index is skipped, so a member that replays its log after a restart
+//     applies nothing twice.
+//   - Entries carry a format version; a member that meets one it cannot read refuses it and
+//     says so, and never guesses.
+//
+// Not built yet (the hub issue): snapshots, membership, forwarding to the leader, the
+// uplink to a city hub, TLS on the Raft transport.
+package hub

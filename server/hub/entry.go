@@ -1,0 +1,191 @@
+package hub
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/internal/mp"
+	"github.com/fengqiao/fengqiao/node"
+)
+
+// EntryVersion is the format of the entries this build writes; it reads every version up to
+// it. A newer entry is refused with ErrNewerEntry.
+const EntryVersion = 1
+
+// Entry kinds.
+const (
+	kindBatch = 1 // a batch a peer sent: node.Batch
+)
+
+// Limits on what an entry may declare (entries come from our own leader, but a log on disk
+// is outside input all the same).
+const (
+	maxEntryOps    = 20000
+	maxEntryScopes = 16
+	maxEntryHeads  = 64
+	maxEntryLeft   = 20000
+	maxIDLen       = 128
+)
+
+var (
+	// ErrNewerEntry marks an entry written by a newer version: the member stops applying.
+	ErrNewerEntry = errors.New("raft entry of a newer format")
+	// ErrBadEntry marks an entry that does not decode.
+	ErrBadEntry = errors.New("malformed raft entry")
+)
+
+// EncodeBatch encodes b as a log entry. The leader sets b.ReceivedAt before encoding, so
+// that every member judges the ops' stamps against the same instant.
+func EncodeBatch(b *node.Batch) []byte {
+	return mp.Encode(func(w *mp.Writer) {
+		w.ArrayLen(12)
+		w.Uint(EntryVersion)
+		w.Uint(kindBatch)
+		w.String(b.From)
+		w.Int(b.ReceivedAt)
+		w.Bool(b.StampReceipt)
+		w.Bool(b.Partial)
+		if b.Checkpoint != nil {
+			w.ArrayLen(3)
+			w.String(b.Stream)
+			w.String(b.Checkpoint.Epoch)
+			w.Uint(b.Checkpoint.Pos)
+		} else {
+			w.Nil()
+		}
+		if b.Writer != nil {
+			w.ArrayLen(2)
+			w.String(b.Writer.Node)
+			w.ArrayLen(len(b.Writer.Scopes))
+			for _, s := range b.Writer.Scopes {
+				w.String(s)
+			}
+		} else {
+			w.Nil()
+		}
+		w.ArrayLen(len(b.Ops))
+		for i := range b.Ops {
+			in := &b.Ops[i]
+			raw := in.Raw
+			if raw == nil {
+				raw = in.Op.Encode()
+			}
+			w.ArrayLen(3)
+			w.Raw(raw)
+			w.Int(in.Meta.ReceivedAt)
+			var flags uint64
+			if in.Meta.Flagged {
+				flags |= 1
+			}
+			if in.Meta.Quarantined {
+				flags |= 2
+			}
+			w.Uint(flags)
+		}
+		w.ArrayLen(len(b.Heads))
+		for _, h := range b.Heads {
+			w.ArrayLen(5)
+			w.String(h.Origin.Node)
+			w.Uint(uint64(h.Origin.Incarnation))
+			w.Uint(h.Seq)
+			w.Bin(h.Hash[:])
+			w.Bin(h.Sig)
+		}
+		w.ArrayLen(len(b.Left))
+		for _, l := range b.Left {
+			w.ArrayLen(2)
+			w.String(l.Case)
+			w.Uint(uint64(l.After))
+		}
+		w.Nil() // reserved: the hub's own writes (later versions)
+	})
+}
+
+// DecodeEntry decodes a log entry into the batch it carries. Every declared length is
+// checked before anything is allocated; ops are decoded with cases.DecodeOp.
+func DecodeEntry(data []byte) (node.Batch, error) {
+	var b node.Batch
+	rd := mp.NewReader(data)
+	n := rd.ExpectArray(2, 64)
+	version := rd.Uint()
+	if rd.Err() == nil && version > EntryVersion {
+		return b, fmt.Errorf("%w: version %d, this build reads up to %d", ErrNewerEntry, version, EntryVersion)
+	}
+	if kind := rd.Uint(); rd.Err() == nil && (kind != kindBatch || n != 12) {
+		return b, fmt.Errorf("%w: kind %d with %d elements", ErrBadEntry, kind, n)
+	}
+	b.From = rd.String(maxIDLen)
+	b.ReceivedAt = rd.Int()
+	b.StampReceipt = rd.Bool()
+	b.Partial = rd.Bool()
+	if !rd.PeekNil() {
+		rd.ExpectArray(3, 3)
+		b.Stream = rd.String(maxIDLen)
+		b.Checkpoint = &node.Checkpoint{Epoch: rd.String(maxIDLen), Pos: rd.Uint()}
+	} else {
+		rd.Skip()
+	}
+	if !rd.PeekNil() {
+		rd.ExpectArray(2, 2)
+		rule := &node.WriterRule{Node: rd.String(maxIDLen)}
+		k := rd.ArrayLen(maxEntryScopes)
+		for i := 0; i < k && rd.Err() == nil; i++ {
+			rule.Scopes = append(rule.Scopes, rd.String(maxIDLen))
+		}
+		b.Writer = rule
+	} else {
+		rd.Skip()
+	}
+	k := rd.ArrayLen(maxEntryOps)
+	if k > 0 && rd.Err() == nil {
+		b.Ops = make([]node.Incoming, 0, min(k, rd.Remaining()/4))
+	}
+	for i := 0; i < k && rd.Err() == nil; i++ {
+		rd.ExpectArray(3, 3)
+		raw := bytes.Clone(rd.Raw())
+		at := rd.Int()
+		flags := rd.Uint()
+		if rd.Err() != nil {
+			break
+		}
+		op, err := cases.DecodeOp(raw)
+		if err != nil {
+			return node.Batch{}, fmt.Errorf("%w: op %d: %v", ErrBadEntry, i, err)
+		}
+		b.Ops = append(b.Ops, node.Incoming{Op: op, Raw: raw, Meta: cases.Meta{ReceivedAt: at, Flagged: flags&1 != 0, Quarantined: flags&2 != 0}})
+	}
+	k = rd.ArrayLen(maxEntryHeads)
+	for i := 0; i < k && rd.Err() == nil; i++ {
+		var h node.SignedHead
+		rd.ExpectArray(5, 5)
+		h.Origin.Node = rd.String(maxIDLen)
+		inc := rd.Uint()
+		if inc > 1<<32-1 {
+			rd.Failf("incarnation %d", inc)
+		}
+		h.Origin.Incarnation = uint32(inc)
+		h.Seq = rd.Uint()
+		if hb := rd.Bytes(32); len(hb) == 32 {
+			copy(h.Hash[:], hb)
+		} else if rd.Err() == nil {
+			rd.Failf("head hash of %d bytes", len(hb))
+		}
+		h.Sig = bytes.Clone(rd.Bytes(64))
+		b.Heads = append(b.Heads, h)
+	}
+	k = rd.ArrayLen(maxEntryLeft)
+	for i := 0; i < k && rd.Err() == nil; i++ {
+		rd.ExpectArray(2, 2)
+		b.Left = append(b.Left, node.LeftMarker{Case: rd.String(maxIDLen), After: int(min(rd.Uint(), uint64(len(b.Ops))))})
+	}
+	rd.Skip() // reserved
+	if rd.Err() == nil && rd.Remaining() != 0 {
+		rd.Failf("%d trailing bytes", rd.Remaining())
+	}
+	if err := rd.Err(); err != nil {
+		return node.Batch{}, fmt.Errorf("%w: %v", ErrBadEntry, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,299 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/node"
+	"github.com/fengqiao/fengqiao/server/hub"
+	"github.com/fengqiao/fengqiao/server/raftstore"
+)
+
+const (
+	county = "420323"
+	townA  = "420323100"
+	villA  = "420323100201"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// member is one hub member: its replica (the FSM's state), its raft log store, its raft.
+type member struct {
+	dir   string
+	id    raft.ServerID
+	addr  raft.ServerAddress
+	r     *node.Replica
+	fsm   *hub.FSM
+	store *raftstore.Store
+	trans *raft.InmemTransport
+	raft  *raft.Raft
+	snaps *raft.InmemSnapshotStore
+}
+
+func (m *member) start(t *testing.T, peers []*member, bootstrap *raft.Configuration) {
+	t.Helper()
+	var err error
+	if m.r, err = node.Open(filepath.Join(m.dir, "replica"), node.Options{Logger: quiet()}); err != nil {
+		t.Fatal(err)
+	}
+	if m.store, err = raftstore.Open(filepath.Join(m.dir, "raft"), raftstore.Options{Logger: quiet()}); err != nil {
+		t.Fatal(err)
+	}
+	_, m.trans = raft.NewInmemTransport(m.addr)
+	for _, o := range peers {
+		if o != m && o.raft != nil {
+			o.trans.Connect(m.addr, m.trans)
+			m.trans.Connect(o.addr, o.trans)
+		}
+	}
+	conf := raft.DefaultConfig()
+	conf.LocalID = m.id
+	conf.HeartbeatTimeout, conf.ElectionTimeout = 200*time.Millisecond, 200*time.Millisecond
+	conf.LeaderLeaseTimeout, conf.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
+	conf.SnapshotThreshold, conf.SnapshotInterval = 1<<40, time.Hour // no snapshots yet
+	conf.LogOutput = io.Discard
+	if bootstrap != nil {
+		if err := raft.BootstrapCluster(conf, m.store, m.store, m.snaps, m.trans, *bootstrap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.fsm = hub.NewFSM(m.r, quiet())
+	if m.raft, err = raft.NewRaft(conf, m.fsm, m.store, m.store, m.snaps, m.trans); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *member) stop(t *testing.T, peers []*member) {
+	t.Helper()
+	if m.raft == nil {
+		return
+	}
+	if err := m.raft.Shutdown().Error(); err != nil {
+		t.Error(err)
+	}
+	m.raft = nil
+	for _, o := range peers {
+		if o != m {
+			o.trans.Disconnect(m.addr)
+		}
+	}
+	_ = m.trans.Close()
+	_ = m.store.Close()
+	_ = m.r.Close()
+}
+
+// copyDir copies a closed store: the members of one hub share its identity (node id, key,
+// incarnation, feed epoch), made once and cloned, as a bootstrap will do.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func registration(id string) node.Change {
+	s := func(v string) json.RawMessage { b, _ := json.Marshal(v); return b }
+	return node.Change{Case: id, Kind: cases.KindRegister, Author: "grid1", Writes: []cases.LocalWrite{
+		{Field: "kind", JSON: s(cases.MatterPetition)},
+		{Field: "region", JSON: s(villA)},
+		{Field: "petitioners", JSON: json.RawMessage(`[{"name":"王芳","id_number":"11010519491231002X","phone":"13800138000"}]`)},
+		{Field: "summary", JSON: s("反映拖欠工资")},
+		{Field: "category", JSON: s("劳动社保")},
+		{Field: "registered_at", JSON: json.RawMessage(`1767225600000`)},
+	}}
+}
+
+// The members of a hub fed the same entries hold the same bytes, whatever each did in
+// between: every station batch applied once, a forged batch refused alike by all, and a
+// member restarted from its stores (raft replays its whole log) applies nothing twice.
+func TestFSM_MembersIdentical(t *testing.T) {
+	root := t.TempDir()
+	seed, err := node.Open(filepath.Join(root, "seed"), node.Options{NodeID: "zs-hub", Region: county, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var members []*member
+	var servers []raft.Server
+	for i := range 3 {
+		m := &member{dir: filepath.Join(root, fmt.Sprint("m", i)), id: raft.ServerID(fmt.Sprint("m", i)),
+			addr: raft.ServerAddress(fmt.Sprint("m", i)), snaps: raft.NewInmemSnapshotStore()}
+		copyDir(t, filepath.Join(root, "seed"), filepath.Join(m.dir, "replica"))
+		members = append(members, m)
+		servers = append(servers, raft.Server{ID: m.id, Address: m.addr})
+	}
+	conf := raft.Configuration{Servers: servers}
+	for _, m := range members {
+		m.start(t, members, &conf)
+	}
+	defer func() {
+		for _, m := range members {
+			m.stop(t, members)
+		}
+	}()
+
+	// A station's ops, cut into batches as a session would.
+	st, err := node.Open(filepath.Join(root, "stA"), node.Options{NodeID: "stA", Region: townA, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var changes []node.Change
+	for i := range 120 {
+		changes = append(changes, registration(fmt.Sprintf("A-%03d", i)))
+	}
+	if _, _, err := st.WriteBatch(context.Background(), changes, nil); err != nil {
+		t.Fatal(err)
+	}
+	rule := &node.WriterRule{Node: "stA", Scopes: []string{node.ScopeOfRegion(townA), node.ScopeOfStation("stA")}}
+	var entries [][]byte
+	for after := uint64(0); ; {
+		feed, next, err := st.Feed(after, 25, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(feed) == 0 {
+			break
+		}
+		b := node.Batch{From: "stA", Writer: rule, StampReceipt: true, ReceivedAt: 1767225600000 + int64(next),
+			Checkpoint: &node.Checkpoint{Epoch: st.Epoch(), Pos: next}}
+		for _, e := range feed {
+			op, err := cases.DecodeOp(e.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Ops = append(b.Ops, node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
+		}
+		last := b.Ops[len(b.Ops)-1].Op.Dot.Seq
+		head, err := st.SignHeadAt(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Heads = []node.SignedHead{head}
+		// Before the second batch, the same batch with its last op altered on the way: its
+		// signed head no longer matches, so every member refuses it whole.
+		if len(entries) == 1 {
+			bad := b
+			bad.Ops = append([]node.Incoming(nil), b.Ops...)
+			altered := bad.Ops[len(bad.Ops)-1]
+			altered.Op.Author = "someone-else"
+			altered.Raw = altered.Op.Encode()
+			bad.Ops[len(bad.Ops)-1] = altered
+			entries = append(entries, hub.EncodeBatch(&bad))
+		}
+		entries = append(entries, hub.EncodeBatch(&b))
+		after = next
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	leader := func() *member {
+		for time.Now().Before(deadline) {
+			for _, m := range members {
+				if m.raft != nil && m.raft.State() == raft.Leader {
+					return m
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatal("no leader")
+		return nil
+	}
+	var lastIndex uint64
+	refused := 0
+	for i, data := range entries {
+		f := leader().raft.Apply(data, 10*time.Second)
+		if err := f.Error(); err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		res := f.Response().(hub.ApplyResult)
+		if res.Err != nil {
+			if !errors.Is(res.Err, node.ErrChainBroken) {
+				t.Fatalf("entry %d refused with %v, want only the altered one refused as a broken chain", i, res.Err)
+			}
+			refused++
+			continue
+		}
+		lastIndex = res.Index
+	}
+	if refused != 1 {
+		t.Fatalf("%d entries refused, want the one altered", refused)
+	}
+	waitApplied := func(what string) {
+		t.Helper()
+		for _, m := range members {
+			for m.r.RaftApplied() < lastIndex {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: member %s applied up to %d, want %d", what, m.id, m.r.RaftApplied(), lastIndex)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
+	waitApplied("first run")
+	digests := func() [][32]byte {
+		var out [][32]byte
+		for _, m := range members {
+			d, err := m.r.KeyspaceDigest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+		}
+		return out
+	}
+	d := digests()
+	if d[0] != d[1] || d[1] != d[2] {
+		t.Fatalf("members' keyspaces differ: %x %x %x", d[0][:6], d[1][:6], d[2][:6])
+	}
+	if got := members[0].r.Status().FeedSeq; got != 120 {
+		t.Errorf("hub holds %d ops, want the station's 120 (the altered batch applied nothing)", got)
+	}
+
+	// Restart a follower: raft replays its log from the start; nothing is applied twice.
+	var follower *member
+	for _, m := range members {
+		if m.raft.State() != raft.Leader {
+			follower = m
+			break
+		}
+	}
+	follower.stop(t, members)
+	follower.start(t, members, nil)
+	waitApplied("after the restart")
+	for follower.r.RaftApplied() < lastIndex || follower.raft.AppliedIndex() < lastIndex {
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted follower did not replay its log")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d2 := digests(); d2[0] != d2[1] || d2[1] != d2[2] || d2[0] != d[0] {
+		t.Fatalf("after a restart the keyspaces changed or differ: %x %x %x (were %x)", d2[0][:6], d2[1][:6], d2[2][:6], d[0][:6])
+	}
+}
