@@ -10,6 +10,7 @@ import (
 
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/internal/mp"
 )
 
 // chainState is what the replica holds of one origin's hash chain: the contiguous prefix
@@ -192,4 +193,36 @@ func (r *Replica) recordByDot(d crdt.Dot) (record, error) {
 		return record{}, fmt.Errorf("feed %d for %s: %w", pos, d, err)
 	}
 	return parseRecord(b)
+}
+
+// WriteSignedHead writes h as [node, incarnation, seq, hash, sig]: the form heads travel in
+// (sync frames, bundles, the hub's Raft entries).
+func WriteSignedHead(w *mp.Writer, h SignedHead) {
+	w.ArrayLen(5)
+	w.String(h.Origin.Node)
+	w.Uint(uint64(h.Origin.Incarnation))
+	w.Uint(h.Seq)
+	w.Bin(h.Hash[:])
+	w.Bin(h.Sig)
+}
+
+// ReadSignedHead reads what WriteSignedHead wrote, checking every length; the signature
+// aliases rd's input. Errors are left in rd.
+func ReadSignedHead(rd *mp.Reader, maxNodeLen int) SignedHead {
+	var h SignedHead
+	rd.ExpectArray(5, 5)
+	h.Origin.Node = rd.String(maxNodeLen)
+	inc := rd.Uint()
+	if inc > 1<<32-1 {
+		rd.Failf("incarnation %d out of range", inc)
+	}
+	h.Origin.Incarnation = uint32(inc)
+	h.Seq = rd.Uint()
+	if hb := rd.Bytes(32); len(hb) == 32 {
+		copy(h.Hash[:], hb)
+	} else if rd.Err() == nil {
+		rd.Failf("head hash of %d bytes", len(hb))
+	}
+	h.Sig = rd.Bytes(ed25519.SignatureSize)
+	return h
 }

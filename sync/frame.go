@@ -222,22 +222,13 @@ func encodeBatch(b *batchFrame) []byte {
 		w.Uint(b.To)
 		w.ArrayLen(len(b.Heads))
 		for _, h := range b.Heads {
-			encodeHead(w, h)
+			node.WriteSignedHead(w, h)
 		}
 		w.Uint(b.Codec)
 		w.Uint(b.Count)
 		w.Uint(b.RawLen)
 		w.Bin(b.Payload)
 	})
-}
-
-func encodeHead(w *mp.Writer, h node.SignedHead) {
-	w.ArrayLen(5)
-	w.String(h.Origin.Node)
-	w.Uint(uint64(h.Origin.Incarnation))
-	w.Uint(h.Seq)
-	w.Bin(h.Hash[:])
-	w.Bin(h.Sig)
 }
 
 func encodeAck(seq uint64) []byte {
@@ -358,32 +349,13 @@ func decodeBatchFrame(rd *mp.Reader) *batchFrame {
 	b := &batchFrame{Seq: rd.Uint(), Stream: rd.String(maxStreamLen), Epoch: rd.String(maxIDLen), To: rd.Uint()}
 	k := rd.ArrayLen(maxHeads)
 	for i := 0; i < k && rd.Err() == nil; i++ {
-		b.Heads = append(b.Heads, decodeHead(rd))
+		b.Heads = append(b.Heads, node.ReadSignedHead(rd, maxIDLen))
 	}
 	b.Codec = rd.Uint()
 	b.Count = rd.Uint()
 	b.RawLen = rd.Uint()
 	b.Payload = rd.Bytes(MaxFrameBytes)
 	return b
-}
-
-func decodeHead(rd *mp.Reader) node.SignedHead {
-	var h node.SignedHead
-	rd.ExpectArray(5, 5)
-	h.Origin.Node = rd.String(maxIDLen)
-	inc := rd.Uint()
-	if inc > 1<<32-1 {
-		rd.Failf("incarnation %d out of range", inc)
-	}
-	h.Origin.Incarnation = uint32(inc)
-	h.Seq = rd.Uint()
-	if hb := rd.Bytes(32); len(hb) == 32 {
-		copy(h.Hash[:], hb)
-	} else if rd.Err() == nil {
-		rd.Failf("head hash of %d bytes", len(hb))
-	}
-	h.Sig = rd.Bytes(ed25519.SignatureSize)
-	return h
 }
 
 // check applies the rules a well-formed frame's fields follow beyond their encoding.

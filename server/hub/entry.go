@@ -86,12 +86,7 @@ func EncodeBatch(b *node.Batch) []byte {
 		}
 		w.ArrayLen(len(b.Heads))
 		for _, h := range b.Heads {
-			w.ArrayLen(5)
-			w.String(h.Origin.Node)
-			w.Uint(uint64(h.Origin.Incarnation))
-			w.Uint(h.Seq)
-			w.Bin(h.Hash[:])
-			w.Bin(h.Sig)
+			node.WriteSignedHead(w, h)
 		}
 		w.ArrayLen(len(b.Left))
 		for _, l := range b.Left {
@@ -158,21 +153,8 @@ func DecodeEntry(data []byte) (node.Batch, error) {
 	}
 	k = rd.ArrayLen(maxEntryHeads)
 	for i := 0; i < k && rd.Err() == nil; i++ {
-		var h node.SignedHead
-		rd.ExpectArray(5, 5)
-		h.Origin.Node = rd.String(maxIDLen)
-		inc := rd.Uint()
-		if inc > 1<<32-1 {
-			rd.Failf("incarnation %d", inc)
-		}
-		h.Origin.Incarnation = uint32(inc)
-		h.Seq = rd.Uint()
-		if hb := rd.Bytes(32); len(hb) == 32 {
-			copy(h.Hash[:], hb)
-		} else if rd.Err() == nil {
-			rd.Failf("head hash of %d bytes", len(hb))
-		}
-		h.Sig = bytes.Clone(rd.Bytes(64))
+		h := node.ReadSignedHead(rd, maxIDLen)
+		h.Sig = bytes.Clone(h.Sig)
 		b.Heads = append(b.Heads, h)
 	}
 	k = rd.ArrayLen(maxEntryLeft)
