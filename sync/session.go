@@ -126,7 +126,7 @@ func (s *session) run(ctx context.Context) error {
 		}()
 	}
 	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); s.writer(ctx) }()
+	go func() { defer close(writerDone); s.writer(ctx, cancel) }()
 	spawn(s.reader)
 	spawn(s.applier)
 	spawn(s.sender)
@@ -144,21 +144,18 @@ func (s *session) run(ctx context.Context) error {
 
 // writer owns the connection's writes. When the session ends it sends an error frame for
 // a local failure, then a close.
-func (s *session) writer(ctx context.Context) {
+func (s *session) writer(ctx context.Context, fail context.CancelCauseFunc) {
 	ping := time.NewTicker(s.timing.Ping)
 	defer ping.Stop()
 	for {
+		var err error
 		select {
 		case b := <-s.sendq:
-			if err := s.write(b); err != nil {
-				return
-			}
+			err = s.write(b)
 		case <-ping.C:
-			if s.write(encodePing(codePing, s.now().UnixMilli())) != nil {
-				return
-			}
-			if n := s.applied.Load(); n > 0 && s.write(encodeAck(n)) != nil {
-				return // the last ack again: a lost one must not stall the peer's window
+			err = s.write(encodePing(codePing, s.now().UnixMilli()))
+			if n := s.applied.Load(); n > 0 && err == nil {
+				err = s.write(encodeAck(n)) // the last ack again: a lost one must not stall the peer's window
 			}
 		case <-ctx.Done():
 			var le *localError
@@ -169,6 +166,10 @@ func (s *session) writer(ctx context.Context) {
 				_ = s.write(encodeError(ErrCodeShutdown, "shutting down / 正在停止"))
 			}
 			_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			return
+		}
+		if err != nil {
+			fail(fmt.Errorf("write to %s: %w", s.peer, err)) // the session ends; nothing more can be sent
 			return
 		}
 	}

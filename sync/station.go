@@ -70,6 +70,9 @@ func NewStation(cfg StationConfig) (*Station, error) {
 	if len(cfg.URLs) == 0 {
 		cfg.URLs = info.URLs
 	}
+	if len(cfg.URLs) == 0 {
+		return nil, errors.New("no hub URL: give --hub, or enroll again / 没有中心地址")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
