@@ -55,15 +55,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/internal/crashtest"
 	"github.com/fengqiao/fengqiao/node"
 )
 
@@ -318,122 +317,6 @@ func shortOr(long, short int) int {
 	return long
 }
 
-// crashPoint is a crash clone of the replica's filesystem and what had been acknowledged
-// when it was taken.
-type crashPoint struct {
-	n        int
-	fs       *vfs.MemFS
-	acked    int // batches acknowledged before the clone: each must be in it
-	started  int // batches begun when it was taken: none after this one may be in it
-	op       string
-	unsynced int
-}
-
-// crasher takes crash clones of mem at seeded random write operations of the filesystem
-// the replica runs on (it is an errorfs injector that never injects an error).
-type crasher struct {
-	mem     *vfs.MemFS
-	armed   atomic.Bool
-	acked   atomic.Int64
-	started atomic.Int64
-
-	mu      sync.Mutex
-	rng     *rand.Rand
-	seed    uint64
-	ops     int
-	next    int
-	spacing int
-	taken   int
-	max     int
-	points  []crashPoint
-}
-
-func (c *crasher) MaybeError(op errorfs.Op) error {
-	if !c.armed.Load() || op.Kind.ReadOrWrite() != errorfs.OpIsWrite {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ops++
-	if c.ops < c.next || c.taken >= c.max {
-		return nil
-	}
-	c.next = c.ops + 1 + c.rng.IntN(c.spacing)
-	c.taken++
-	acked := int(c.acked.Load()) // read before the clone: these batches returned before it
-	pct := c.rng.IntN(101)
-	fs := c.mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: pct, RNG: rand.New(rand.NewPCG(c.seed, uint64(c.taken)))})
-	c.points = append(c.points, crashPoint{n: c.taken, fs: fs, acked: acked, started: int(c.started.Load()),
-		op: fmt.Sprintf("write op %d (%s %s)", c.ops, opName(op.Kind), filepath.Base(op.Path)), unsynced: pct})
-	return nil
-}
-
-func (c *crasher) String() string { return "crasher" }
-
-// crashFS is errorfs with c as injector, also on recycled files: errorfs.FS.ReuseForWrite
-// returns the file unwrapped, so without this the WAL's writes and syncs stop being crash
-// points once Pebble recycles its first log.
-type crashFS struct {
-	*errorfs.FS
-	c *crasher
-}
-
-func (fs crashFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
-	if err != nil {
-		return nil, err
-	}
-	return errorfs.WrapFile(f, namedInjector{fs.c, newname}), nil
-}
-
-// namedInjector names the file of the ops of a file errorfs.WrapFile wrapped (it leaves
-// their path empty).
-type namedInjector struct {
-	c    *crasher
-	name string
-}
-
-func (n namedInjector) String() string { return n.c.String() }
-
-func (n namedInjector) MaybeError(op errorfs.Op) error {
-	if op.Path == "" {
-		op.Path = n.name
-	}
-	return n.c.MaybeError(op)
-}
-
-func (c *crasher) take() []crashPoint {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.points
-	c.points = nil
-	return p
-}
-
-func opName(k errorfs.OpKind) string {
-	switch k {
-	case errorfs.OpCreate:
-		return "create"
-	case errorfs.OpLink:
-		return "link"
-	case errorfs.OpRemove, errorfs.OpRemoveAll:
-		return "remove"
-	case errorfs.OpRename:
-		return "rename"
-	case errorfs.OpReuseForWrite:
-		return "reuse"
-	case errorfs.OpMkdirAll:
-		return "mkdir"
-	case errorfs.OpFileWrite, errorfs.OpFileWriteAt:
-		return "write"
-	case errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
-		return "sync"
-	case errorfs.OpFileClose:
-		return "close"
-	}
-	return "op" + strconv.Itoa(int(k))
-}
-
 func TestDurability_PowerLoss(t *testing.T) {
 	if os.Getenv(durChildEnv) != "" {
 		t.Skip("in the child")
@@ -444,10 +327,9 @@ func TestDurability_PowerLoss(t *testing.T) {
 	ctx := context.Background()
 
 	mem := vfs.NewCrashableMem()
-	cr := &crasher{mem: mem, rng: rand.New(rand.NewPCG(seed, 2)), seed: seed, spacing: 10, max: crashes}
-	cr.next = 1 + cr.rng.IntN(cr.spacing)
-	cr.armed.Store(true) // from the start: the first crash points land in the store's creation
-	r, err := node.Open("db", durOptions(durStation, crashFS{errorfs.Wrap(mem, cr), cr}, powerLossMemtable))
+	cr := crashtest.New(mem, seed, 10, crashes)
+	cr.Armed.Store(true) // from the start: the first crash points land in the store's creation
+	r, err := node.Open("db", durOptions(durStation, cr.FS(), powerLossMemtable))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,17 +350,17 @@ func TestDurability_PowerLoss(t *testing.T) {
 	var original []node.FeedEntry
 	checked := 0
 	for k := 1; checked < crashes && k <= 20000; k++ {
-		cr.started.Store(int64(k))
+		cr.Started.Store(int64(k))
 		dots, seq, err := w.step(ctx, func(int) {})
 		if err != nil {
 			t.Fatalf("batch %d: %v", k, err)
 		}
-		cr.acked.Store(int64(k))
+		cr.Acked.Store(int64(k))
 		ends = append(ends, seq)
 		acked = append(acked, dots...)
 		dotsUpTo = append(dotsUpTo, len(acked))
 
-		points := cr.take()
+		points := cr.Take()
 		if len(points) == 0 {
 			continue
 		}
@@ -489,28 +371,28 @@ func TestDurability_PowerLoss(t *testing.T) {
 		original = append(original, es...)
 		for _, p := range points {
 			checked++
-			cl, err := node.Open("db", durOptions(durStation, p.fs, powerLossMemtable))
+			cl, err := node.Open("db", durOptions(durStation, p.FS, powerLossMemtable))
 			if err != nil {
-				t.Fatalf("crash %d at %s, %d%% of unsynced data kept: open: %v", p.n, p.op, p.unsynced, err)
+				t.Fatalf("crash %d at %s, %d%% of unsynced data kept: open: %v", p.N, p.Op, p.Unsynced, err)
 			}
-			want := durWant{Acked: acked[:dotsUpTo[p.acked]], Boundaries: ends[p.acked : p.started+1],
+			want := durWant{Acked: acked[:dotsUpTo[p.Acked]], Boundaries: ends[p.Acked : p.Started+1],
 				PrefixOf: original, RemoteEpoch: remote.Epoch()}
 			_, problems := checkDurable(ctx, cl, want)
 			got := cl.Status().FeedSeq
 			if err := cl.Close(); err != nil {
-				t.Errorf("crash %d: close clone: %v", p.n, err)
+				t.Errorf("crash %d: close clone: %v", p.N, err)
 			}
 			for _, pr := range problems {
-				t.Errorf("crash %d at %s, batches acked %d, begun %d, %d%% of unsynced data kept: %s", p.n, p.op, p.acked, p.started, p.unsynced, pr)
+				t.Errorf("crash %d at %s, batches acked %d, begun %d, %d%% of unsynced data kept: %s", p.N, p.Op, p.Acked, p.Started, p.Unsynced, pr)
 			}
 			if t.Failed() {
-				t.Fatalf("stopping at crash %d; seed %d", p.n, seed)
+				t.Fatalf("stopping at crash %d; seed %d", p.N, seed)
 			}
 			t.Logf("crash %2d at %-28s batches acked %3d begun %3d, %3d%% unsynced kept: recovered feed %d of %d",
-				p.n, p.op, p.acked, p.started, p.unsynced, got, ends[len(ends)-1])
+				p.N, p.Op, p.Acked, p.Started, p.Unsynced, got, ends[len(ends)-1])
 		}
 	}
-	cr.armed.Store(false)
+	cr.Armed.Store(false)
 	if checked < crashes {
 		t.Errorf("only %d of %d crash points were reached", checked, crashes)
 	}

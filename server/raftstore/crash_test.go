@@ -30,16 +30,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/hashicorp/raft"
+
+	"github.com/fengqiao/fengqiao/internal/crashtest"
 )
 
 // crashState is what the store must hold after a call: the entries first..first+len(terms)-1
@@ -70,140 +68,6 @@ func makeCrashLog(i, term uint64) *raft.Log {
 	return l
 }
 
-type crashPoint struct {
-	n        int
-	fs       *vfs.MemFS
-	acked    int // calls returned before the clone: each must be in it
-	started  int // calls begun: none after this one may be in it
-	op       string
-	unsynced int
-}
-
-// crasher takes crash clones of mem at seeded random write operations (an errorfs
-// injector that never injects an error), and torn-batch clones at the WAL sync of the
-// batches tearAt names.
-type crasher struct {
-	mem     *vfs.MemFS
-	armed   atomic.Bool
-	acked   atomic.Int64
-	started atomic.Int64
-	tear    atomic.Int64 // the StoreLogs call to crash at its WAL sync; 0: none
-
-	mu      sync.Mutex
-	rng     *rand.Rand
-	seed    uint64
-	ops     int
-	next    int
-	spacing int
-	taken   int // clones taken
-	random  int // of which at random points
-	max     int // random points to take
-	points  []crashPoint
-}
-
-func (c *crasher) MaybeError(op errorfs.Op) error {
-	if !c.armed.Load() || op.Kind.ReadOrWrite() != errorfs.OpIsWrite {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ops++
-	acked, started := int(c.acked.Load()), int(c.started.Load()) // before the clone
-	isSync := op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData || op.Kind == errorfs.OpFileSyncTo
-	if t := c.tear.Load(); t != 0 && int(t) == started && acked < started && isSync && strings.HasSuffix(op.Path, ".log") {
-		c.tear.Store(0)
-		for _, pct := range []int{0, 50, 100} {
-			c.clone(op, pct, acked, started)
-		}
-	}
-	if c.ops < c.next || c.random >= c.max {
-		return nil
-	}
-	c.next = c.ops + 1 + c.rng.IntN(c.spacing)
-	c.random++
-	c.clone(op, c.rng.IntN(101), acked, started)
-	return nil
-}
-
-func (c *crasher) clone(op errorfs.Op, pct, acked, started int) {
-	c.taken++
-	fs := c.mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: pct, RNG: rand.New(rand.NewPCG(c.seed, uint64(c.taken)))})
-	c.points = append(c.points, crashPoint{n: c.taken, fs: fs, acked: acked, started: started,
-		op: fmt.Sprintf("write op %d (%s %s)", c.ops, opName(op.Kind), filepath.Base(op.Path)), unsynced: pct})
-}
-
-func (c *crasher) String() string { return "crasher" }
-
-func (c *crasher) randomTaken() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.random
-}
-
-func (c *crasher) take() []crashPoint {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.points
-	c.points = nil
-	return p
-}
-
-// crashFS is errorfs with c as injector, also on recycled files: errorfs.FS.ReuseForWrite
-// returns the file unwrapped, so without this the WAL's writes and syncs stop being crash
-// points once Pebble recycles its first log.
-type crashFS struct {
-	*errorfs.FS
-	c *crasher
-}
-
-func (fs crashFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
-	if err != nil {
-		return nil, err
-	}
-	return errorfs.WrapFile(f, namedInjector{fs.c, newname}), nil
-}
-
-// namedInjector names the file of the ops of a file errorfs.WrapFile wrapped (it leaves
-// their path empty).
-type namedInjector struct {
-	c    *crasher
-	name string
-}
-
-func (n namedInjector) String() string { return n.c.String() }
-
-func (n namedInjector) MaybeError(op errorfs.Op) error {
-	if op.Path == "" {
-		op.Path = n.name
-	}
-	return n.c.MaybeError(op)
-}
-
-func opName(k errorfs.OpKind) string {
-	switch k {
-	case errorfs.OpCreate:
-		return "create"
-	case errorfs.OpLink:
-		return "link"
-	case errorfs.OpRemove, errorfs.OpRemoveAll:
-		return "remove"
-	case errorfs.OpRename:
-		return "rename"
-	case errorfs.OpReuseForWrite:
-		return "reuse"
-	case errorfs.OpMkdirAll:
-		return "mkdir"
-	case errorfs.OpFileWrite, errorfs.OpFileWriteAt:
-		return "write"
-	case errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
-		return "sync"
-	case errorfs.OpFileClose:
-		return "close"
-	}
-	return "op" + strconv.Itoa(int(k))
-}
-
 func crashSeed() uint64 {
 	if s, err := strconv.ParseUint(os.Getenv("FENGQIAO_RAFTSTORE_SEED"), 10, 64); err == nil {
 		return s
@@ -216,7 +80,7 @@ func crashOptions(fs vfs.FS) Options {
 }
 
 // crashStep runs call k of the workload on s and returns the state after it.
-func crashStep(t *testing.T, rng *rand.Rand, s *Store, st crashState, k int, cr *crasher) (crashState, string) {
+func crashStep(t *testing.T, rng *rand.Rand, s *Store, st crashState, k int, cr *crashtest.Crasher) (crashState, string) {
 	t.Helper()
 	next := crashState{first: st.first, terms: append([]uint64(nil), st.terms...), term: st.term, vote: st.vote}
 	switch p := rng.IntN(100); {
@@ -268,12 +132,12 @@ func crashStep(t *testing.T, rng *rand.Rand, s *Store, st crashState, k int, cr 
 		next.first = from
 	}
 	if k%8 == 0 {
-		cr.tear.Store(int64(k))
+		cr.Tear.Store(int64(k))
 	}
 	if err := s.StoreLogs(logs); err != nil {
 		t.Fatalf("call %d: %v", k, err)
 	}
-	cr.tear.Store(0)
+	cr.Tear.Store(0)
 	return next, fmt.Sprintf("store logs %d-%d", from, from+uint64(n)-1)
 }
 
@@ -326,10 +190,9 @@ func TestStore_PowerLoss(t *testing.T) {
 	t.Logf("seed %d, %d random crash points (FENGQIAO_RAFTSTORE_SEED=%d repeats it)", seed, crashes, seed)
 
 	mem := vfs.NewCrashableMem()
-	cr := &crasher{mem: mem, rng: rand.New(rand.NewPCG(seed, 2)), seed: seed, spacing: 40, max: crashes}
-	cr.next = 1 + cr.rng.IntN(cr.spacing)
-	cr.armed.Store(true) // from the start: the first crash points land in the store's creation
-	s, err := Open("raft", crashOptions(crashFS{errorfs.Wrap(mem, cr), cr}))
+	cr := crashtest.New(mem, seed, 40, crashes)
+	cr.Armed.Store(true) // from the start: the first crash points land in the store's creation
+	s, err := Open("raft", crashOptions(cr.FS()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,23 +203,23 @@ func TestStore_PowerLoss(t *testing.T) {
 	kinds := []string{"open"}
 	var checked, inFlight, keptWhole, lostWhole, tornChecked int
 	calls := 0
-	for k := 1; (cr.randomTaken() < crashes || tornChecked < 9) && k <= 5000; k++ {
+	for k := 1; (cr.RandomTaken() < crashes || tornChecked < 9) && k <= 5000; k++ {
 		calls = k
-		cr.started.Store(int64(k))
+		cr.Started.Store(int64(k))
 		st, kind := crashStep(t, rng, s, states[k-1], k, cr)
-		cr.acked.Store(int64(k))
+		cr.Acked.Store(int64(k))
 		states = append(states, st)
 		kinds = append(kinds, kind)
 
-		for _, p := range cr.take() {
+		for _, p := range cr.Take() {
 			checked++
-			cl, err := Open("raft", crashOptions(p.fs))
+			cl, err := Open("raft", crashOptions(p.FS))
 			if err != nil {
-				t.Fatalf("crash %d at %s, %d%% unsynced kept: open: %v", p.n, p.op, p.unsynced, err)
+				t.Fatalf("crash %d at %s, %d%% unsynced kept: open: %v", p.N, p.Op, p.Unsynced, err)
 			}
 			match := -1
 			var problems []string
-			for j := p.started; j >= p.acked; j-- {
+			for j := p.Started; j >= p.Acked; j-- {
 				d := checkCrashState(cl, states[j])
 				if d == "" {
 					match = j
@@ -366,35 +229,35 @@ func TestStore_PowerLoss(t *testing.T) {
 			}
 			if match < 0 {
 				t.Fatalf("crash %d at %s (calls returned %d, begun %d; %d%% unsynced kept): matches no state in [%d, %d]:\n  %s\nseed %d",
-					p.n, p.op, p.acked, p.started, p.unsynced, p.acked, p.started, strings.Join(problems, "\n  "), seed)
+					p.N, p.Op, p.Acked, p.Started, p.Unsynced, p.Acked, p.Started, strings.Join(problems, "\n  "), seed)
 			}
-			if p.started > p.acked && strings.HasPrefix(kinds[p.started], "store logs") {
+			if p.Started > p.Acked && strings.HasPrefix(kinds[p.Started], "store logs") {
 				inFlight++
-				if match == p.started {
+				if match == p.Started {
 					keptWhole++
 				} else {
 					lostWhole++
 				}
-				if strings.Contains(p.op, "sync") && strings.HasSuffix(p.op, ".log)") {
+				if strings.Contains(p.Op, "sync") && strings.HasSuffix(p.Op, ".log)") {
 					tornChecked++
 				}
 			}
 			// The recovered store goes on: raft appends after what it found.
 			st := states[match]
 			if err := cl.StoreLogs([]*raft.Log{makeCrashLog(st.last()+1, st.term)}); err != nil {
-				t.Fatalf("crash %d: append after recovery: %v", p.n, err)
+				t.Fatalf("crash %d: append after recovery: %v", p.N, err)
 			}
 			if err := cl.Close(); err != nil {
-				t.Fatalf("crash %d: close clone: %v", p.n, err)
+				t.Fatalf("crash %d: close clone: %v", p.N, err)
 			}
 			t.Logf("crash %3d at %-32s calls returned %3d begun %3d, %3d%% unsynced kept: state after call %d (%s), log %d-%d",
-				p.n, p.op, p.acked, p.started, p.unsynced, match, kinds[match], st.first, st.last())
+				p.N, p.Op, p.Acked, p.Started, p.Unsynced, match, kinds[match], st.first, st.last())
 		}
 	}
-	cr.armed.Store(false)
+	cr.Armed.Store(false)
 	t.Logf("%d calls, %d crash clones checked; %d inside a StoreLogs call (%d at its WAL sync): batch kept whole %d, lost whole %d",
 		calls, checked, inFlight, tornChecked, keptWhole, lostWhole)
-	if n := cr.randomTaken(); n < crashes {
+	if n := cr.RandomTaken(); n < crashes {
 		t.Errorf("only %d of %d crash points were reached", n, crashes)
 	}
 	if tornChecked == 0 || keptWhole == 0 || lostWhole == 0 {
