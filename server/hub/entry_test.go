@@ -4,6 +4,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/raft"
+
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/crdt"
 	"github.com/fengqiao/fengqiao/node"
@@ -75,4 +78,28 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Fatalf("a decoded entry does not decode after re-encoding: %v", err)
 		}
 	})
+}
+
+// A member that meets an entry it cannot read stops applying — it never skips an entry and
+// diverges — and says why; the entries after it are not applied either.
+func TestFSM_StopsAtAnEntryItCannotRead(t *testing.T) {
+	r, err := node.Open("hub", node.Options{NodeID: "zs-hub", Region: "420323", FS: vfs.NewMem(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fsm := hub.NewFSM(r, quiet())
+	b := sampleBatch()
+	b.Writer, b.Heads, b.Left = nil, nil, nil
+	data := hub.EncodeBatch(&b)
+	newer := append([]byte(nil), data...)
+	newer[1] = 2
+	res := fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: newer}).(hub.ApplyResult)
+	if !errors.Is(res.Err, hub.ErrNewerEntry) || !errors.Is(fsm.Stopped(), hub.ErrNewerEntry) {
+		t.Fatalf("newer entry: result %v, stopped %v", res.Err, fsm.Stopped())
+	}
+	res = fsm.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: data}).(hub.ApplyResult)
+	if res.Err == nil || r.Status().FeedSeq != 0 || r.RaftApplied() != 0 {
+		t.Errorf("after stopping, entry 2 was applied: %v, feed %d", res.Err, r.Status().FeedSeq)
+	}
 }
