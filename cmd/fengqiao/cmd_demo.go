@@ -124,14 +124,26 @@ func runDemo(ctx context.Context, env *Env, dir, hubAddr, addr, addr2 string) er
 		demoCounts(offline), id, hubHolds(hubR, id))
 
 	// Serve the stations (they keep syncing) until Ctrl-C.
+	fmt.Fprintf(out, "  中心 / hub: %s/api/v1/status  %s/api/v1/cases\n", hubURL, hubURL)
+	ready := make(chan struct{}, 2)
 	serveOne := func(r *node.Replica, a string, label string) {
 		errc <- runStation(ctx, env, r, a, "", func(na net.Addr) {
 			fmt.Fprintf(out, "  %s: http://%s/api/v1/status\n", label, na)
+			ready <- struct{}{}
 		})
 	}
 	go serveOne(online, addr, "宝丰镇站点 / station "+demoNodes.online)
 	go serveOne(offline, addr2, "双台乡站点 / station "+demoNodes.offline)
-	fmt.Fprintf(out, "  中心 / hub: %s/api/v1/status  %s/api/v1/cases\n", hubURL, hubURL)
+	for range 2 {
+		select {
+		case <-ready:
+		case err := <-errc:
+			cancel()
+			<-errc
+			<-errc
+			return err
+		}
+	}
 	fmt.Fprintf(out, "按 Ctrl-C 停止 / press Ctrl-C to stop\n")
 	err = <-errc
 	cancel()
