@@ -19,7 +19,10 @@
 //     would save the replica's fsync per entry; it is the next step to measure.
 //   - Entries carry a format version; a member that meets one it cannot read refuses it and
 //     says so, and never guesses.
+//   - Snapshots are Pebble checkpoints of the replica streamed as a tar (snapshot.go): the
+//     applied index travels inside them, and a member restoring one swaps its replica for
+//     it and continues from the entries after.
 //
-// Not built yet (the hub issue): snapshots, membership, forwarding to the leader, the
-// uplink to a city hub, TLS on the Raft transport.
+// Not built yet (the hub issue): membership, forwarding to the leader, the uplink to a city
+// hub, TLS on the Raft transport, the hub command's --raft flags.
 package hub

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -16,19 +16,56 @@ import (
 // FSM is a hub member's raft.FSM: each committed entry is one batch applied to the member's
 // replica, in one Pebble batch with the entry's index.
 type FSM struct {
-	r   *node.Replica
 	log *slog.Logger
+	// dir and opts reopen the replica after a snapshot is restored (OpenFSM); without them
+	// (NewFSM) the FSM takes no snapshots.
+	dir  string
+	opts node.Options
+
+	mu sync.RWMutex // guards r, which Restore replaces
+	r  *node.Replica
 	// stopped is set when the member met an entry it cannot apply: it applies nothing more
 	// (a member must never skip an entry and diverge), and says so in its status.
 	stopped atomic.Pointer[error]
 }
 
-// NewFSM returns the state machine over r.
+// NewFSM returns the state machine over r; it cannot take or restore snapshots.
 func NewFSM(r *node.Replica, log *slog.Logger) *FSM {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &FSM{r: r, log: log}
+}
+
+// OpenFSM opens (or creates, when opts.NodeID is set) the replica in dir on the real disk and
+// returns its state machine, which snapshots it through Pebble checkpoints and replaces it
+// when raft restores a snapshot.
+func OpenFSM(dir string, opts node.Options, log *slog.Logger) (*FSM, error) {
+	if opts.FS != nil {
+		return nil, errors.New("hub FSM: snapshots need the real disk (Options.FS nil)")
+	}
+	r, err := node.Open(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	f := NewFSM(r, log)
+	f.dir, f.opts = dir, opts
+	f.opts.NodeID, f.opts.Region, f.opts.NewIncarnation = "", "", false // reopen what is there
+	return f, nil
+}
+
+// Replica returns the member's replica as of now (Restore replaces it).
+func (f *FSM) Replica() *node.Replica {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.r
+}
+
+// Close closes the replica.
+func (f *FSM) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.r.Close()
 }
 
 // ApplyResult is what Apply returns to the proposer through raft's ApplyFuture.Response.
@@ -53,7 +90,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.stop(l.Index, err)
 	}
 	b.RaftIndex = l.Index
-	res, err := f.r.Apply(context.Background(), b)
+	res, err := f.Replica().Apply(context.Background(), b)
 	switch {
 	case err == nil:
 		return ApplyResult{Result: res, Index: l.Index}
@@ -79,16 +116,4 @@ func (f *FSM) Stopped() error {
 		return *err
 	}
 	return nil
-}
-
-// Snapshot is not built yet: it fails, so raft keeps the whole log (set
-// SnapshotThreshold high until snapshots from Pebble checkpoints land).
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return nil, errors.New("hub snapshots are not built yet")
-}
-
-// Restore is not built yet.
-func (f *FSM) Restore(rc io.ReadCloser) error {
-	_ = rc.Close()
-	return errors.New("hub snapshots are not built yet")
 }

@@ -33,7 +33,6 @@ type member struct {
 	dir   string
 	id    raft.ServerID
 	addr  raft.ServerAddress
-	r     *node.Replica
 	fsm   *hub.FSM
 	store *raftstore.Store
 	trans *raft.InmemTransport
@@ -44,7 +43,7 @@ type member struct {
 func (m *member) start(t *testing.T, peers []*member, bootstrap *raft.Configuration) {
 	t.Helper()
 	var err error
-	if m.r, err = node.Open(filepath.Join(m.dir, "replica"), node.Options{Logger: quiet()}); err != nil {
+	if m.fsm, err = hub.OpenFSM(filepath.Join(m.dir, "replica"), node.Options{Logger: quiet()}, quiet()); err != nil {
 		t.Fatal(err)
 	}
 	if m.store, err = raftstore.Open(filepath.Join(m.dir, "raft"), raftstore.Options{Logger: quiet()}); err != nil {
@@ -61,14 +60,14 @@ func (m *member) start(t *testing.T, peers []*member, bootstrap *raft.Configurat
 	conf.LocalID = m.id
 	conf.HeartbeatTimeout, conf.ElectionTimeout = 200*time.Millisecond, 200*time.Millisecond
 	conf.LeaderLeaseTimeout, conf.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
-	conf.SnapshotThreshold, conf.SnapshotInterval = 1<<40, time.Hour // no snapshots yet
+	conf.SnapshotThreshold, conf.SnapshotInterval = 1<<40, time.Hour // snapshots only when a test asks
+	conf.TrailingLogs = 4
 	conf.LogOutput = io.Discard
 	if bootstrap != nil {
 		if err := raft.BootstrapCluster(conf, m.store, m.store, m.snaps, m.trans, *bootstrap); err != nil {
 			t.Fatal(err)
 		}
 	}
-	m.fsm = hub.NewFSM(m.r, quiet())
 	if m.raft, err = raft.NewRaft(conf, m.fsm, m.store, m.store, m.snaps, m.trans); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +89,7 @@ func (m *member) stop(t *testing.T, peers []*member) {
 	}
 	_ = m.trans.Close()
 	_ = m.store.Close()
-	_ = m.r.Close()
+	_ = m.fsm.Close()
 }
 
 // copyDir copies a closed store: the members of one hub share its identity (node id, key,
@@ -128,11 +127,10 @@ func registration(id string) node.Change {
 	}}
 }
 
-// The members of a hub fed the same entries hold the same bytes, whatever each did in
-// between: every station batch applied once, a forged batch refused alike by all, and a
-// member restarted from its stores (raft replays its whole log) applies nothing twice.
-func TestFSM_MembersIdentical(t *testing.T) {
-	root := t.TempDir()
+// startCluster starts three members in root sharing one hub identity (a store made once and
+// cloned into each, as a bootstrap will do) and bootstraps them.
+func startCluster(t *testing.T, root string) []*member {
+	t.Helper()
 	seed, err := node.Open(filepath.Join(root, "seed"), node.Options{NodeID: "zs-hub", Region: county, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +151,15 @@ func TestFSM_MembersIdentical(t *testing.T) {
 	for _, m := range members {
 		m.start(t, members, &conf)
 	}
+	return members
+}
+
+// The members of a hub fed the same entries hold the same bytes, whatever each did in
+// between: every station batch applied once, a forged batch refused alike by all, and a
+// member restarted from its stores (raft replays its whole log) applies nothing twice.
+func TestFSM_MembersIdentical(t *testing.T) {
+	root := t.TempDir()
+	members := startCluster(t, root)
 	defer func() {
 		for _, m := range members {
 			m.stop(t, members)
@@ -248,9 +255,9 @@ func TestFSM_MembersIdentical(t *testing.T) {
 	waitApplied := func(what string) {
 		t.Helper()
 		for _, m := range members {
-			for m.r.RaftApplied() < lastIndex {
+			for m.fsm.Replica().RaftApplied() < lastIndex {
 				if time.Now().After(deadline) {
-					t.Fatalf("%s: member %s applied up to %d, want %d", what, m.id, m.r.RaftApplied(), lastIndex)
+					t.Fatalf("%s: member %s applied up to %d, want %d", what, m.id, m.fsm.Replica().RaftApplied(), lastIndex)
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -260,7 +267,7 @@ func TestFSM_MembersIdentical(t *testing.T) {
 	digests := func() [][32]byte {
 		var out [][32]byte
 		for _, m := range members {
-			d, err := m.r.KeyspaceDigest()
+			d, err := m.fsm.Replica().KeyspaceDigest()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +279,7 @@ func TestFSM_MembersIdentical(t *testing.T) {
 	if d[0] != d[1] || d[1] != d[2] {
 		t.Fatalf("members' keyspaces differ: %x %x %x", d[0][:6], d[1][:6], d[2][:6])
 	}
-	if got := members[0].r.Status().FeedSeq; got != 120 {
+	if got := members[0].fsm.Replica().Status().FeedSeq; got != 120 {
 		t.Errorf("hub holds %d ops, want the station's 120 (the altered batch applied nothing)", got)
 	}
 
@@ -287,7 +294,7 @@ func TestFSM_MembersIdentical(t *testing.T) {
 	follower.stop(t, members)
 	follower.start(t, members, nil)
 	waitApplied("after the restart")
-	for follower.r.RaftApplied() < lastIndex || follower.raft.AppliedIndex() < lastIndex {
+	for follower.fsm.Replica().RaftApplied() < lastIndex || follower.raft.AppliedIndex() < lastIndex {
 		if time.Now().After(deadline) {
 			t.Fatal("the restarted follower did not replay its log")
 		}
