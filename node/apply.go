@@ -50,6 +50,9 @@ type Batch struct {
 	// first After ops of Ops. The replica marks them as stubs (IsLeft) until an op of the
 	// case arrives from a peer again.
 	Left []LeftMarker
+	// Docs are small documents written with the batch (a hub's enrollments go through its
+	// Raft log this way), in order, after the ops.
+	Docs []DocPut
 	// RaftIndex, when set, is the index of the Raft log entry this batch is (a hub member's
 	// FSM): it is stored in the same Pebble batch, and a batch at or below the stored index is
 	// skipped, so an entry replayed after a restart is never applied twice.
@@ -116,6 +119,9 @@ func (r *Replica) Apply(ctx context.Context, b Batch) (Result, error) {
 		a.markLeft(l.Case, true)
 	}
 	if err := a.checkHeads(b.Heads); err != nil {
+		return Result{}, fmt.Errorf("apply batch from %q: %w", b.From, err)
+	}
+	if err := a.putDocs(b.Docs); err != nil {
 		return Result{}, fmt.Errorf("apply batch from %q: %w", b.From, err)
 	}
 	if b.Checkpoint != nil && b.From != "" {

@@ -330,3 +330,31 @@ func (r *Replica) Checkpoint(dir string) error {
 	}
 	return nil
 }
+
+// DocPut writes (Value non-nil) or deletes (nil) the document Kind/ID within a batch; with
+// IfAbsent it writes only when there is none (the first of two members' generated secrets
+// wins, on every member alike).
+type DocPut struct {
+	Kind, ID string
+	Value    []byte
+	IfAbsent bool
+}
+
+func (a *applier) putDocs(docs []DocPut) error {
+	for _, d := range docs {
+		key := docKey(d.Kind, d.ID)
+		if d.IfAbsent {
+			if _, err := a.r.get(key); err == nil {
+				continue
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		if d.Value == nil {
+			a.wb.Delete(key, nil)
+		} else {
+			a.wb.Set(key, d.Value, nil)
+		}
+	}
+	return nil
+}

@@ -23,6 +23,13 @@
 //     applied index travels inside them, and a member restoring one swaps its replica for
 //     it and continues from the entries after.
 //
-// Not built yet (the hub issue): membership, forwarding to the leader, the uplink to a city
-// hub, TLS on the Raft transport, the hub command's --raft flags.
+// Member (member.go) is a hub member as sync sees it (sync.Replica): reads from its own
+// replica, every write (a station's batch, an enrollment, a hub secret) proposed through the
+// log — by the leader, or handed to it by a follower (MemberOptions.Forward) — and
+// acknowledged once committed and applied locally (read your writes). The proposing member
+// stamps the receipt time into the entry.
+//
+// Not built yet (the hub issue): forwarding between processes (today Forward is a function;
+// an authenticated HTTP endpoint is next), membership (join, remove, rejoin), the uplink to a
+// city hub, TLS on the Raft transport, the hub command's --raft flags.
 package hub

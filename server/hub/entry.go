@@ -27,6 +27,8 @@ const (
 	maxEntryHeads  = 64
 	maxEntryLeft   = 20000
 	maxIDLen       = 128
+	maxEntryDocs   = 64
+	maxDocBytes    = 64 << 10
 )
 
 var (
@@ -94,7 +96,24 @@ func EncodeBatch(b *node.Batch) []byte {
 			w.String(l.Case)
 			w.Uint(uint64(l.After))
 		}
-		w.Nil() // reserved: the hub's own writes (later versions)
+		// Documents written with the batch (enrollments); nil when none, which readers of
+		// the first entries of version 1 (where this element was reserved) skip alike.
+		if len(b.Docs) == 0 {
+			w.Nil()
+		} else {
+			w.ArrayLen(len(b.Docs))
+			for _, d := range b.Docs {
+				w.ArrayLen(4)
+				w.String(d.Kind)
+				w.String(d.ID)
+				if d.Value == nil {
+					w.Nil()
+				} else {
+					w.Bin(d.Value)
+				}
+				w.Bool(d.IfAbsent)
+			}
+		}
 	})
 }
 
@@ -162,7 +181,25 @@ func DecodeEntry(data []byte) (node.Batch, error) {
 		rd.ExpectArray(2, 2)
 		b.Left = append(b.Left, node.LeftMarker{Case: rd.String(maxIDLen), After: int(min(rd.Uint(), uint64(len(b.Ops))))})
 	}
-	rd.Skip() // reserved
+	if rd.PeekNil() {
+		rd.Skip()
+	} else {
+		k = rd.ArrayLen(maxEntryDocs)
+		for i := 0; i < k && rd.Err() == nil; i++ {
+			rd.ExpectArray(4, 4)
+			d := node.DocPut{Kind: rd.String(maxIDLen), ID: rd.String(maxIDLen)}
+			if rd.PeekNil() {
+				rd.Skip()
+			} else {
+				d.Value = bytes.Clone(rd.Bytes(maxDocBytes))
+				if d.Value == nil {
+					d.Value = []byte{}
+				}
+			}
+			d.IfAbsent = rd.Bool()
+			b.Docs = append(b.Docs, d)
+		}
+	}
 	if rd.Err() == nil && rd.Remaining() != 0 {
 		rd.Failf("%d trailing bytes", rd.Remaining())
 	}
