@@ -25,6 +25,9 @@ func benchCommand() *Command {
           空闲重连的字节和时间、站点内存峰值。
           a station holding the workload syncs to an empty hub (its own process) on loopback:
           time to fully acknowledged, ops/s, wire bytes each way, idle reconnect, station peak RSS.
+  hub     三成员 Raft 中心（同一进程，回环 TCP）：模拟站点并发推送，测量速度、确认延迟，与同样条目的普通 Raft 比较。
+          a 3-member Raft hub (one process, TCP on loopback): simulated stations push at once;
+          ops/s, push-ack latency, against plain raft with the same entries.
   raftstore 中心 Raft 日志存储（Pebble）与 hashicorp/raft-wal 同场比较：单条与 64 条批次的持久写入延迟、
           吞吐、读取。/ the hub's Raft log store on Pebble against hashicorp/raft-wal, same run:
           durable StoreLogs latency (1 and 64 entries), throughput, GetLog.
@@ -34,6 +37,7 @@ func benchCommand() *Command {
 				Command: "fengqiao bench apply --cases 100000 --updates 4"},
 			{Comment: "用已有的负载文件 / with a workload file", Command: "fengqiao bench apply --workload cases.jsonl"},
 			{Comment: "同步基准 / the sync benchmark", Command: "fengqiao bench sync --cases 100000 --updates 4"},
+			{Comment: "中心基准 / the hub benchmark", Command: "fengqiao bench hub --cases 100000 --updates 4 --stations 10 --batch 500"},
 			{Comment: "Raft 日志存储基准 / the Raft log store benchmark", Command: "fengqiao bench raftstore --dir /var/tmp/fq-bench"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
@@ -47,6 +51,7 @@ func benchCommand() *Command {
 			memtable := fs.Int("memtable-mib", 0, "Pebble 内存表大小，0 为默认 / Pebble memtable size in MiB, 0: default")
 			blockCache := fs.Int("block-cache-mib", 0, "Pebble 块缓存大小，0 为默认 / Pebble block cache in MiB, 0: default")
 			compression := fs.String("compression", "", "Pebble 压缩 good/balanced/fastest（apply 的库；sync 的中心，默认 balanced） / Pebble compression good, balanced or fastest (apply: the store; sync: the hub, default balanced)")
+			stations := fs.Int("stations", 10, "hub：同时推送的模拟站点数 / hub: simulated stations pushing at once")
 			memprofile := fs.String("memprofile", "", "sync：同步完成时写出站点的堆剖析 / sync: write the station's heap profile when the sync completes")
 			inProcess := fs.Bool("hub-in-process", false, "sync：中心与站点在同一进程 / sync: run the hub in this process")
 			headCache := fs.Int("head-cache-mib", 0, "案件头缓存大小，0 为默认，-1 关闭 / case head cache in MiB, 0: default, -1: off")
@@ -97,6 +102,20 @@ func benchCommand() *Command {
 					}
 					printSync(env, res)
 					return json.NewEncoder(env.Stdout).Encode(res)
+				case "hub":
+					fmt.Fprintf(env.Stdout, "fengqiao bench hub: machine %+v\n", bench.ThisMachine())
+					res, err := bench.Hub(ctx, bench.HubConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd, Dir: *dir,
+						Stations: *stations, BatchOps: *batch, Log: env.Log, Progress: env.Stderr})
+					if err != nil {
+						return err
+					}
+					w := env.Stdout
+					fmt.Fprintf(w, "workload          %s: %d ops, %d stations, %d ops per entry, %s\n", res.Workload, res.Ops, res.Stations, res.BatchOps, res.Transport)
+					fmt.Fprintf(w, "hub (3 members)   %.2f s = %.0f ops/s, %.0f entries/s; push ack p50 %.1f ms, p99 %.1f ms\n",
+						res.Seconds, res.OpsPerSec, res.EntriesPerSec, res.AckP50Millis, res.AckP99Millis)
+					fmt.Fprintf(w, "plain raft        %.2f s = %.0f ops/s (FSM writes the entry bytes to Pebble); hub = %.2f × it\n",
+						res.BaselineSeconds, res.BaselineOpsPerSec, res.OverBaseline)
+					return json.NewEncoder(env.Stdout).Encode(res)
 				case "raftstore":
 					fmt.Fprintf(env.Stdout, "fengqiao bench raftstore: machine %+v\n", bench.ThisMachine())
 					res, err := bench.RaftStore(ctx, bench.RaftStoreConfig{Dir: *dir})
@@ -106,7 +125,7 @@ func benchCommand() *Command {
 					printRaftStore(env, res)
 					return json.NewEncoder(env.Stdout).Encode(res)
 				}
-				return usageErrorf("unknown scenario %q (known: apply, sync, raftstore) / 未知场景", args[0])
+				return usageErrorf("unknown scenario %q (known: apply, sync, hub, raftstore) / 未知场景", args[0])
 			}
 		},
 	}

@@ -216,7 +216,7 @@ type countWriter int64
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
 // generate runs the shared workload generator.
-func generate(ctx context.Context, gen string, n, upd int, out string) error {
+func generate(ctx context.Context, gen string, n, upd int, out string, extra ...string) error {
 	if gen == "" {
 		gen = FindGen()
 	}
@@ -224,7 +224,7 @@ func generate(ctx context.Context, gen string, n, upd int, out string) error {
 		return fmt.Errorf("workload generator gen.py not found: pass --workload FILE or --gen PATH (it is ../shared/workload/gen.py beside the repository)")
 	}
 	var buf bytes.Buffer
-	cmd := exec.CommandContext(ctx, "python3", gen, strconv.Itoa(n), strconv.Itoa(upd))
+	cmd := exec.CommandContext(ctx, "python3", append([]string{gen, strconv.Itoa(n), strconv.Itoa(upd)}, extra...)...)
 	cmd.Stderr = &buf
 	f, err := os.Create(out)
 	if err != nil {
