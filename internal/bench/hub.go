@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/internal/dirs"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server/hub"
 	"github.com/fengqiao/fengqiao/server/raftstore"
@@ -265,7 +266,7 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 			}
 			m.base = &pebbleFSM{db: db}
 		} else {
-			if err := copyTree(seedDir, filepath.Join(mdir, "replica")); err != nil {
+			if err := dirs.Copy(seedDir, filepath.Join(mdir, "replica")); err != nil {
 				return 0, nil, err
 			}
 			hd := node.HubDefaults()
@@ -377,21 +378,4 @@ func be64key(v uint64) []byte {
 		v >>= 8
 	}
 	return b
-}
-
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/internal/dirs"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server/hub"
 	"github.com/fengqiao/fengqiao/server/raftstore"
@@ -92,29 +92,6 @@ func (m *member) stop(t *testing.T, peers []*member) {
 	_ = m.fsm.Close()
 }
 
-// copyDir copies a closed store: the members of one hub share its identity (node id, key,
-// incarnation, feed epoch), made once and cloned, as a bootstrap will do.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func registration(id string) node.Change {
 	s := func(v string) json.RawMessage { b, _ := json.Marshal(v); return b }
 	return node.Change{Case: id, Kind: cases.KindRegister, Author: "grid1", Writes: []cases.LocalWrite{
@@ -143,7 +120,10 @@ func startCluster(t *testing.T, root string) []*member {
 	for i := range 3 {
 		m := &member{dir: filepath.Join(root, fmt.Sprint("m", i)), id: raft.ServerID(fmt.Sprint("m", i)),
 			addr: raft.ServerAddress(fmt.Sprint("m", i)), snaps: raft.NewInmemSnapshotStore()}
-		copyDir(t, filepath.Join(root, "seed"), filepath.Join(m.dir, "replica"))
+		// The members share one identity, made once and cloned, as a bootstrap will do.
+		if err := dirs.Copy(filepath.Join(root, "seed"), filepath.Join(m.dir, "replica")); err != nil {
+			t.Fatal(err)
+		}
 		members = append(members, m)
 		servers = append(servers, raft.Server{ID: m.id, Address: m.addr})
 	}
