@@ -27,9 +27,11 @@
 // replica, every write (a station's batch, an enrollment, a hub secret) proposed through the
 // log — by the leader, or handed to it by a follower (MemberOptions.Forward) — and
 // acknowledged once committed and applied locally (read your writes). The proposing member
-// stamps the receipt time into the entry.
+// stamps the receipt time into the entry. Between processes a follower forwards over HTTP
+// (forward.go: POST /raft/propose to the leader, signed with the hub's key, which every
+// member holds and nobody else does).
 //
-// Not built yet (the hub issue): forwarding between processes (today Forward is a function;
-// an authenticated HTTP endpoint is next), membership (join, remove, rejoin), the uplink to a
-// city hub, TLS on the Raft transport, the hub command's --raft flags.
+// Not built yet (the hub issue): a shared hub identity made at bootstrap (tests clone one
+// store), membership (join, remove, rejoin), the uplink to a city hub, TLS on the Raft
+// transport and on forwarding, the hub command's --raft flags.
 package hub

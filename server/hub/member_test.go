@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +22,18 @@ import (
 // follower forwards every write to the leader and acknowledges after the commit, so the
 // enrollment and the station's ops are on every member, byte-identical; and the station,
 // moving to another member, resumes where the hub as a whole stands (nothing resent).
+//
+// Forwarding runs both ways: as a function call between members in one process, and over
+// HTTP to the leader's /raft/propose, signed with the hub's key, as between processes.
 func TestMember_StationSyncsThroughAFollower(t *testing.T) {
+	for _, overHTTP := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in-process", true: "http"}[overHTTP], func(t *testing.T) {
+			stationSyncsThroughAFollower(t, overHTTP)
+		})
+	}
+}
+
+func stationSyncsThroughAFollower(t *testing.T, overHTTP bool) {
 	root := t.TempDir()
 	members := startCluster(t, root)
 	defer func() {
@@ -28,9 +41,19 @@ func TestMember_StationSyncsThroughAFollower(t *testing.T) {
 			m.stop(t, members)
 		}
 	}()
-	// In-process forwarding: hand the entry to whichever member leads now.
+	// Every member serves the sync protocol, enrollment and forwarded entries.
+	muxes := make([]*http.ServeMux, len(members))
+	servers := make([]*httptest.Server, len(members))
+	urls := map[raft.ServerID]string{}
+	for i, m := range members {
+		muxes[i] = http.NewServeMux()
+		servers[i] = httptest.NewServer(muxes[i])
+		t.Cleanup(servers[i].Close)
+		urls[m.id] = servers[i].URL
+	}
 	var hubMembers []*hub.Member
-	forward := func(ctx context.Context, entry []byte) (hub.ApplyResult, error) {
+	var forwarded atomic.Int64
+	inProcess := func(ctx context.Context, entry []byte) (hub.ApplyResult, error) {
 		for _, hm := range hubMembers {
 			if res, err := hm.Propose(ctx, entry); err == nil {
 				return res, nil
@@ -38,8 +61,22 @@ func TestMember_StationSyncsThroughAFollower(t *testing.T) {
 		}
 		return hub.ApplyResult{}, hub.ErrNotLeader
 	}
-	for _, m := range members {
-		hubMembers = append(hubMembers, hub.NewMember(m.fsm, m.raft, hub.MemberOptions{Forward: forward}))
+	for i, m := range members {
+		forward := inProcess
+		if overHTTP {
+			fsm := m.fsm
+			forward = hub.HTTPForward(m.raft, func(msg []byte) []byte { return fsm.Replica().SessionSignature(msg) }, urls, nil)
+		}
+		hm := hub.NewMember(m.fsm, m.raft, hub.MemberOptions{Forward: forward})
+		hubMembers = append(hubMembers, hm)
+		h := fsync.NewHub(fsync.HubConfig{Replica: hm, Logger: quiet()})
+		muxes[i].Handle("/sync", h)
+		muxes[i].Handle("/api/v1/enroll", h.EnrollHandler(""))
+		fh := hm.ForwardHandler()
+		muxes[i].HandleFunc(hub.ForwardPath, func(w http.ResponseWriter, r *http.Request) {
+			forwarded.Add(1)
+			fh.ServeHTTP(w, r)
+		})
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !anyLeader(members) {
@@ -48,15 +85,7 @@ func TestMember_StationSyncsThroughAFollower(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	serve := func(i int) *httptest.Server {
-		h := fsync.NewHub(fsync.HubConfig{Replica: hubMembers[i], Logger: quiet()})
-		mux := http.NewServeMux()
-		mux.Handle("/sync", h)
-		mux.Handle("/api/v1/enroll", h.EnrollHandler(""))
-		srv := httptest.NewServer(mux)
-		t.Cleanup(srv.Close)
-		return srv
-	}
+	serve := func(i int) *httptest.Server { return servers[i] }
 	follower := 0
 	for i, m := range members {
 		if m.raft.State() != raft.Leader {
@@ -118,6 +147,30 @@ func TestMember_StationSyncsThroughAFollower(t *testing.T) {
 	syncUntilCaughtUp(t, client, other.URL)
 	if s := client.Stats(); s == before || s.OpsSent.Load() != 0 || s.OpsReceived.Load() != 0 {
 		t.Errorf("after moving to another member the session moved ops: sent %d, received %d", s.OpsSent.Load(), s.OpsReceived.Load())
+	}
+
+	if overHTTP && forwarded.Load() == 0 {
+		t.Error("the follower forwarded nothing over HTTP")
+	}
+
+	// Whoever does not hold the hub's key cannot propose through a member.
+	feedBefore := members[0].fsm.Replica().Status().FeedSeq
+	for _, sig := range []string{"", "AAAA"} {
+		req, _ := http.NewRequest(http.MethodPost, servers[0].URL+hub.ForwardPath, strings.NewReader("anything"))
+		if sig != "" {
+			req.Header.Set("X-Fengqiao-Signature", sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("unsigned forward (signature %q): %s, want 401", sig, resp.Status)
+		}
+	}
+	if got := members[0].fsm.Replica().Status().FeedSeq; got != feedBefore {
+		t.Errorf("a refused forward changed the feed: %d → %d", feedBefore, got)
 	}
 }
 
