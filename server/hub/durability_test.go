@@ -10,7 +10,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
 
-	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/internal/crashtest"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server/hub"
@@ -57,25 +56,12 @@ func TestFSM_PowerLoss(t *testing.T) {
 	var entries [][]byte
 	opsUpTo := []uint64{0} // opsUpTo[k]: ops in entries 1..k
 	for after := uint64(0); ; {
-		feed, next, err := st.Feed(after, 5, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(feed) == 0 {
+		b, next, ok := stationBatch(t, st, after, 5)
+		if !ok {
 			break
 		}
-		b := node.Batch{From: "stA", StampReceipt: true, ReceivedAt: 1767225600000 + int64(next),
-			Checkpoint: &node.Checkpoint{Epoch: st.Epoch(), Pos: next},
-			Writer:     &node.WriterRule{Node: "stA", Scopes: []string{node.ScopeOfRegion(townA), node.ScopeOfStation("stA")}}}
-		for _, e := range feed {
-			op, err := cases.DecodeOp(e.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.Ops = append(b.Ops, node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
-		}
 		entries = append(entries, hub.EncodeBatch(&b))
-		opsUpTo = append(opsUpTo, opsUpTo[len(opsUpTo)-1]+uint64(len(feed)))
+		opsUpTo = append(opsUpTo, opsUpTo[len(opsUpTo)-1]+uint64(len(b.Ops)))
 		after = next
 	}
 

@@ -131,7 +131,53 @@ func startCluster(t *testing.T, root string) []*member {
 	for _, m := range members {
 		m.start(t, members, &conf)
 	}
+	t.Cleanup(func() {
+		for _, m := range members {
+			m.stop(t, members)
+		}
+	})
 	return members
+}
+
+// stationBatch reads up to limit ops of station st's feed after `after` as the batch its
+// session would hand the hub (station townA's writer rule, a receipt time fixed by the
+// position so that runs are repeatable); ok is false at the end of the feed.
+func stationBatch(t *testing.T, st *node.Replica, after uint64, limit int) (b node.Batch, next uint64, ok bool) {
+	t.Helper()
+	feed, next, err := st.Feed(after, limit, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feed) == 0 {
+		return node.Batch{}, next, false
+	}
+	id := st.Origin().Node
+	b = node.Batch{From: id, StampReceipt: true, ReceivedAt: 1767225600000 + int64(next),
+		Checkpoint: &node.Checkpoint{Epoch: st.Epoch(), Pos: next},
+		Writer:     &node.WriterRule{Node: id, Scopes: []string{node.ScopeOfRegion(townA), node.ScopeOfStation(id)}}}
+	for _, e := range feed {
+		op, err := cases.DecodeOp(e.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Ops = append(b.Ops, node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
+	}
+	return b, next, true
+}
+
+// waitLeader returns the member that leads, waiting for one until deadline.
+func waitLeader(t *testing.T, members []*member, deadline time.Time) *member {
+	t.Helper()
+	for time.Now().Before(deadline) {
+		for _, m := range members {
+			if m.raft != nil && m.raft.State() == raft.Leader {
+				return m
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no leader before the deadline")
+	return nil
 }
 
 // The members of a hub fed the same entries hold the same bytes, whatever each did in
@@ -140,11 +186,6 @@ func startCluster(t *testing.T, root string) []*member {
 func TestFSM_MembersIdentical(t *testing.T) {
 	root := t.TempDir()
 	members := startCluster(t, root)
-	defer func() {
-		for _, m := range members {
-			m.stop(t, members)
-		}
-	}()
 
 	// A station's ops, cut into batches as a session would.
 	st, err := node.Open(filepath.Join(root, "stA"), node.Options{NodeID: "stA", Region: townA, Logger: quiet()})
@@ -159,24 +200,11 @@ func TestFSM_MembersIdentical(t *testing.T) {
 	if _, _, err := st.WriteBatch(context.Background(), changes, nil); err != nil {
 		t.Fatal(err)
 	}
-	rule := &node.WriterRule{Node: "stA", Scopes: []string{node.ScopeOfRegion(townA), node.ScopeOfStation("stA")}}
 	var entries [][]byte
 	for after := uint64(0); ; {
-		feed, next, err := st.Feed(after, 25, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(feed) == 0 {
+		b, next, ok := stationBatch(t, st, after, 25)
+		if !ok {
 			break
-		}
-		b := node.Batch{From: "stA", Writer: rule, StampReceipt: true, ReceivedAt: 1767225600000 + int64(next),
-			Checkpoint: &node.Checkpoint{Epoch: st.Epoch(), Pos: next}}
-		for _, e := range feed {
-			op, err := cases.DecodeOp(e.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.Ops = append(b.Ops, node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
 		}
 		last := b.Ops[len(b.Ops)-1].Op.Dot.Seq
 		head, err := st.SignHeadAt(last)
@@ -200,18 +228,7 @@ func TestFSM_MembersIdentical(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(30 * time.Second)
-	leader := func() *member {
-		for time.Now().Before(deadline) {
-			for _, m := range members {
-				if m.raft != nil && m.raft.State() == raft.Leader {
-					return m
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		t.Fatal("no leader")
-		return nil
-	}
+	leader := func() *member { return waitLeader(t, members, deadline) }
 	var lastIndex uint64
 	refused := 0
 	for i, data := range entries {

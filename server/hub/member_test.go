@@ -36,11 +36,6 @@ func TestMember_StationSyncsThroughAFollower(t *testing.T) {
 func stationSyncsThroughAFollower(t *testing.T, overHTTP bool) {
 	root := t.TempDir()
 	members := startCluster(t, root)
-	defer func() {
-		for _, m := range members {
-			m.stop(t, members)
-		}
-	}()
 	// Every member serves the sync protocol, enrollment and forwarded entries.
 	muxes := make([]*http.ServeMux, len(members))
 	servers := make([]*httptest.Server, len(members))
@@ -79,12 +74,7 @@ func stationSyncsThroughAFollower(t *testing.T, overHTTP bool) {
 		})
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !anyLeader(members) {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitLeader(t, members, deadline)
 	serve := func(i int) *httptest.Server { return servers[i] }
 	follower := 0
 	for i, m := range members {
@@ -172,15 +162,6 @@ func stationSyncsThroughAFollower(t *testing.T, overHTTP bool) {
 	if got := members[0].fsm.Replica().Status().FeedSeq; got != feedBefore {
 		t.Errorf("a refused forward changed the feed: %d → %d", feedBefore, got)
 	}
-}
-
-func anyLeader(ms []*member) bool {
-	for _, m := range ms {
-		if m.raft != nil && m.raft.State() == raft.Leader {
-			return true
-		}
-	}
-	return false
 }
 
 // syncUntilCaughtUp runs one session with url until both sides have caught up.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server/hub"
 )
@@ -20,29 +19,13 @@ import (
 func TestFSM_SnapshotCatchesUpAFollower(t *testing.T) {
 	root := t.TempDir()
 	members := startCluster(t, root)
-	defer func() {
-		for _, m := range members {
-			m.stop(t, members)
-		}
-	}()
 	st, err := node.Open(filepath.Join(root, "stA"), node.Options{NodeID: "stA", Region: townA, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	deadline := time.Now().Add(60 * time.Second)
-	leader := func() *member {
-		for time.Now().Before(deadline) {
-			for _, m := range members {
-				if m.raft != nil && m.raft.State() == raft.Leader {
-					return m
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		t.Fatal("no leader")
-		return nil
-	}
+	leader := func() *member { return waitLeader(t, members, deadline) }
 	var after, last uint64
 	propose := func(n int) {
 		t.Helper()
@@ -50,19 +33,7 @@ func TestFSM_SnapshotCatchesUpAFollower(t *testing.T) {
 			if _, err := st.Write(t.Context(), registration(fmt.Sprintf("A-%04d", st.Status().FeedSeq))); err != nil {
 				t.Fatal(err)
 			}
-			feed, next, err := st.Feed(after, 100, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := node.Batch{From: "stA", StampReceipt: true, ReceivedAt: 1767225600000 + int64(next),
-				Checkpoint: &node.Checkpoint{Epoch: st.Epoch(), Pos: next}}
-			for _, e := range feed {
-				op, err := cases.DecodeOp(e.Raw)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b.Ops = append(b.Ops, node.Incoming{Op: op, Raw: e.Raw, Meta: e.Meta})
-			}
+			b, next, _ := stationBatch(t, st, after, 100)
 			after = next
 			f := leader().raft.Apply(hub.EncodeBatch(&b), 10*time.Second)
 			if err := f.Error(); err != nil {
