@@ -20,6 +20,7 @@ import (
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/cases/regions"
 	"github.com/fengqiao/fengqiao/crdt"
+	"github.com/fengqiao/fengqiao/internal/casetest"
 	"github.com/fengqiao/fengqiao/node"
 )
 
@@ -75,83 +76,18 @@ func openTestReplicaOpts(t testing.TB, fs vfs.FS, opts node.Options) *node.Repli
 	return r
 }
 
-// residentID returns a valid 18-digit resident ID registered in county region6, made with
-// cases.ResidentIDCheck.
-func residentID(region6 string, serial int) string {
-	first17 := fmt.Sprintf("%s1980%02d%02d%03d", region6[:6], 1+serial%12, 1+serial%28, serial%1000)
-	c, ok := cases.ResidentIDCheck(first17)
-	if !ok {
-		panic("residentID: bad first 17 " + first17)
-	}
-	return first17 + string(c)
-}
-
-func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
-}
+// Shared with the protocol's tests (internal/casetest).
+var (
+	residentID   = casetest.ResidentID
+	jsonString   = casetest.JSONString
+	registration = casetest.Registration
+	edit         = casetest.Edit
+	note         = casetest.Note
+	mustWrite    = casetest.MustWrite
+	mustWriteAll = casetest.MustWriteAll
+)
 
 func jsonInt(v int64) json.RawMessage { return json.RawMessage(fmt.Sprint(v)) }
-
-// registration returns a valid registration of case id in region (a 12- or 9-digit code),
-// received at receivedAt (ms; 0 means testBaseTime).
-func registration(id, region, author string, receivedAt int64) node.Change {
-	if receivedAt == 0 {
-		receivedAt = testBaseTime
-	}
-	persons, _ := json.Marshal([]cases.Person{{
-		Name: "张三", IDNumber: residentID(region, len(id)+int(id[len(id)-1])), Phone: "13812345678",
-	}})
-	return node.Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: []cases.LocalWrite{
-		{Field: "kind", Action: cases.Set, JSON: jsonString(cases.MatterPetition)},
-		{Field: "region", Action: cases.Set, JSON: jsonString(region)},
-		{Field: "petitioners", Action: cases.Set, JSON: persons},
-		{Field: "summary", Action: cases.Set, JSON: jsonString("反映邻居建房占用公共通道影响出行，请求依法处理。")},
-		{Field: "category", Action: cases.Set, JSON: jsonString("邻里纠纷")},
-		{Field: "registered_at", Action: cases.Set, JSON: jsonInt(receivedAt)},
-		{Field: "received_at", Action: cases.Set, JSON: jsonInt(receivedAt)},
-	}}
-}
-
-// edit returns a change setting one string field of case id.
-func edit(id, field, value, author string) node.Change {
-	return node.Change{Case: id, Kind: cases.KindEdit, Author: author,
-		Writes: []cases.LocalWrite{{Field: field, Action: cases.Set, JSON: jsonString(value)}}}
-}
-
-// note returns a change appending a note to case id.
-func note(id, text, author string) node.Change {
-	b, _ := json.Marshal(cases.Note{Text: text})
-	return node.Change{Case: id, Kind: cases.KindNote, Author: author,
-		Writes: []cases.LocalWrite{{Field: "notes", Action: cases.Append, JSON: b}}}
-}
-
-func mustWrite(t testing.TB, r *node.Replica, c node.Change) cases.Op {
-	t.Helper()
-	op, err := r.Write(context.Background(), c)
-	if err != nil {
-		t.Fatalf("write %s %s on %s: %v", c.Kind, c.Case, r.Origin().Node, err)
-	}
-	return op
-}
-
-// mustWriteAll writes changes in batches of 500 and fails on any refused change.
-func mustWriteAll(t testing.TB, r *node.Replica, changes []node.Change) {
-	t.Helper()
-	for len(changes) > 0 {
-		n := min(len(changes), 500)
-		_, errs, err := r.WriteBatch(context.Background(), changes[:n], nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, e := range errs {
-			if e != nil {
-				t.Fatalf("change %d (%s %s): %v", i, changes[i].Kind, changes[i].Case, e)
-			}
-		}
-		changes = changes[n:]
-	}
-}
 
 // readFeed returns every entry of r's feed after `after`, skipping ops from skipVia, read
 // in pages of 7 (a page size that does not divide the test sizes, to exercise resumption).

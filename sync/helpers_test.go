@@ -6,7 +6,6 @@ package sync_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/internal/casetest"
 	"github.com/fengqiao/fengqiao/node"
 	fsync "github.com/fengqiao/fengqiao/sync"
 )
@@ -127,63 +127,16 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
-}
+// Shared with the replica's tests (internal/casetest).
+var (
+	edit         = casetest.Edit
+	mustWrite    = casetest.MustWrite
+	mustWriteAll = casetest.MustWriteAll
+)
 
-func residentID(region6 string, serial int) string {
-	first17 := fmt.Sprintf("%s1980%02d%02d%03d", region6[:6], 1+serial%12, 1+serial%28, serial%1000)
-	c, ok := cases.ResidentIDCheck(first17)
-	if !ok {
-		panic("bad first 17")
-	}
-	return first17 + string(c)
-}
-
+// registration is a valid registration of case id in region, received at baseTime.
 func registration(id, region, author string) node.Change {
-	persons, _ := json.Marshal([]cases.Person{{Name: "张三", IDNumber: residentID(region, len(id)), Phone: "13812345678"}})
-	at := json.RawMessage(fmt.Sprint(baseTime))
-	return node.Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: []cases.LocalWrite{
-		{Field: "kind", Action: cases.Set, JSON: jsonString(cases.MatterPetition)},
-		{Field: "region", Action: cases.Set, JSON: jsonString(region)},
-		{Field: "petitioners", Action: cases.Set, JSON: persons},
-		{Field: "summary", Action: cases.Set, JSON: jsonString("反映邻居建房占用公共通道影响出行，请求依法处理。")},
-		{Field: "category", Action: cases.Set, JSON: jsonString("邻里纠纷")},
-		{Field: "registered_at", Action: cases.Set, JSON: at},
-		{Field: "received_at", Action: cases.Set, JSON: at},
-	}}
-}
-
-func edit(id, field, value, author string) node.Change {
-	return node.Change{Case: id, Kind: cases.KindEdit, Author: author,
-		Writes: []cases.LocalWrite{{Field: field, Action: cases.Set, JSON: jsonString(value)}}}
-}
-
-func mustWrite(t testing.TB, r *node.Replica, c node.Change) cases.Op {
-	t.Helper()
-	op, err := r.Write(context.Background(), c)
-	if err != nil {
-		t.Fatalf("write %s %s on %s: %v", c.Kind, c.Case, r.Origin().Node, err)
-	}
-	return op
-}
-
-func mustWriteAll(t testing.TB, r *node.Replica, changes []node.Change) {
-	t.Helper()
-	for len(changes) > 0 {
-		n := min(len(changes), 500)
-		_, errs, err := r.WriteBatch(context.Background(), changes[:n], nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, e := range errs {
-			if e != nil {
-				t.Fatalf("change %d (%s %s): %v", i, changes[i].Kind, changes[i].Case, e)
-			}
-		}
-		changes = changes[n:]
-	}
+	return casetest.Registration(id, region, author, baseTime)
 }
 
 // caseState renders a case as its fields' visible values (with conflicts) for comparison

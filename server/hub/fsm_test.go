@@ -2,7 +2,6 @@ package hub_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/internal/casetest"
 	"github.com/fengqiao/fengqiao/internal/dirs"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server/hub"
@@ -92,17 +92,8 @@ func (m *member) stop(t *testing.T, peers []*member) {
 	_ = m.fsm.Close()
 }
 
-func registration(id string) node.Change {
-	s := func(v string) json.RawMessage { b, _ := json.Marshal(v); return b }
-	return node.Change{Case: id, Kind: cases.KindRegister, Author: "grid1", Writes: []cases.LocalWrite{
-		{Field: "kind", JSON: s(cases.MatterPetition)},
-		{Field: "region", JSON: s(villA)},
-		{Field: "petitioners", JSON: json.RawMessage(`[{"name":"王芳","id_number":"11010519491231002X","phone":"13800138000"}]`)},
-		{Field: "summary", JSON: s("反映拖欠工资")},
-		{Field: "category", JSON: s("劳动社保")},
-		{Field: "registered_at", JSON: json.RawMessage(`1767225600000`)},
-	}}
-}
+// registration is a valid registration of case id in village A by a grid worker.
+func registration(id string) node.Change { return casetest.Registration(id, villA, "grid1", 0) }
 
 // startCluster starts three members in root sharing one hub identity (a store made once and
 // cloned into each, as a bootstrap will do) and bootstraps them.
