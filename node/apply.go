@@ -92,8 +92,10 @@ type applier struct {
 	pendingIn    map[crdt.Dot][]byte     // records held pending by this batch
 	chains       map[crdt.Origin]*chainState
 	chainList    []crdt.Origin // first-touch order: no map order reaches the keyspace
-	scopes       map[string]uint64
+	scopes       map[string]*scopeRun
 	scopeList    []string
+	dotRuns      []dotRun            // the dot index entries of this batch, as runs
+	dotOpen      map[crdt.Origin]int // the run of each origin that its next seq extends
 	newCases     uint64
 	newEq        uint64
 	newQuar      uint64
@@ -113,7 +115,7 @@ func (r *Replica) newApplier(via string, now int64) *applier {
 	return &applier{
 		r: r, wb: r.db.NewBatch(), via: via, now: now, feed: r.feedPos,
 		byID: map[string]*touched{}, seen: map[crdt.Dot][]byte{}, pendingIn: map[crdt.Dot][]byte{}, marks: map[crdt.Dot]cases.Hash{},
-		chains: map[crdt.Origin]*chainState{}, scopes: map[string]uint64{}, w: mp.NewWriter(),
+		chains: map[crdt.Origin]*chainState{}, scopes: map[string]*scopeRun{}, dotOpen: map[crdt.Origin]int{}, w: mp.NewWriter(),
 		clock: *r.clock, eqSeen: map[string]bool{},
 	}
 }
@@ -275,7 +277,7 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 			a.wb.Set(indexKey("flag", []byte(op.Case), op.Dot.String()+" "+v.Field+" "+v.Code), nil, nil)
 		}
 	}
-	t, err := a.touch(op.Case)
+	t, err := a.touch(op.Case, op.Kind == cases.KindRegister)
 	if err != nil {
 		return err
 	}
@@ -292,7 +294,7 @@ func (a *applier) record(op *cases.Op, raw []byte, meta cases.Meta, via string) 
 	pos := a.feed
 	a.buf = appendRecord(a.buf[:0], record{Via: via, Meta: meta, Raw: raw})
 	a.wb.Set(feedKey(pos), a.buf, nil)
-	a.wb.Set(dotKey(a.buf[:0], tDot, op.Dot), binary.AppendUvarint(nil, pos), nil)
+	a.indexDot(op.Dot, pos)
 	c := a.chain(op.Dot.Origin)
 	if op.Dot.Seq == c.Seq+1 {
 		a.extend(op.Dot.Origin, c, raw)
@@ -394,7 +396,12 @@ func (a *applier) commit() error {
 		}
 	}
 	for _, s := range a.scopeList {
-		a.wb.Set(scopeSeqKey(s), be64(nil, a.scopes[s]), nil)
+		run := a.scopes[s]
+		a.wb.Set(scopeKey(s, a.r.scopeSeq[s]+1), run.buf, nil)
+		a.wb.Set(scopeSeqKey(s), be64(nil, run.n), nil)
+	}
+	for _, d := range a.dotRuns {
+		a.wb.Set(dotKey(nil, tDot, d.first), d.pos, nil)
 	}
 	for _, id := range a.leftList {
 		if a.left[id] {
@@ -408,6 +415,13 @@ func (a *applier) commit() error {
 	}
 	if a.raftIndex != 0 {
 		a.wb.Set(metaKey("raft-applied"), be64(nil, a.raftIndex), nil)
+	}
+	if !a.r.schemaCurrent {
+		// The layout this build writes (runs) is newer than a version 1 store's: say so in
+		// the batch that first writes it.
+		if v, err := a.r.getMeta("schema"); err == nil && len(v) == 8 && binary.BigEndian.Uint64(v) < SchemaVersion {
+			a.wb.Set(metaKey("schema"), be64(nil, SchemaVersion), nil)
+		}
 	}
 	last := a.clock.Last()
 	a.wb.Set(metaKey("hlc"), binary.BigEndian.AppendUint32(be64(nil, uint64(last.Wall)), last.Logical), nil)
@@ -427,13 +441,19 @@ func (a *applier) commit() error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	r := a.r
+	r.schemaCurrent = true
 	*r.clock = a.clock
 	for _, t := range a.cases {
-		r.heads.put(t.id, t.stored)
+		if t.dirty && !t.existed {
+			r.addCase(t.id)
+		}
+		if t.dirty || !t.cached {
+			r.heads.put(t.id, t.stored) // an unchanged head read from the cache is there already
+		}
 	}
 	r.feedPos = a.feed
 	for _, s := range a.scopeList {
-		r.scopeSeq[s] = a.scopes[s]
+		r.scopeSeq[s] = a.scopes[s].n
 	}
 	for _, o := range a.chainList {
 		r.chains[o] = a.chains[o]

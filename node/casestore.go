@@ -31,21 +31,29 @@ type touched struct {
 	old     summary
 	c       *cases.Case // the head
 	stored  []byte      // the head's bytes as read
+	cached  bool        // stored came from the head cache
+	dirty   bool        // stored was rewritten by this batch
 	newPos  []uint64    // feed positions of this batch's ops of the case, ascending
 }
 
-// touch returns the batch's working head of case id, reading it once.
-func (a *applier) touch(id string) (*touched, error) {
+// touch returns the batch's working head of case id, reading it once. likelyNew says the
+// case is probably not in the store yet (a registration): a miss of the head cache then asks
+// the bloom filters of every level first (DB.Get skips the bottom level's, and there a miss
+// decompresses a data block: 100,000 registrations cost seconds).
+func (a *applier) touch(id string, likelyNew bool) (*touched, error) {
 	if t, ok := a.byID[id]; ok {
 		return t, nil
 	}
 	t := &touched{id: id}
 	v, hit := a.r.heads.get(id)
+	t.cached = hit
 	var err error
 	switch {
 	case hit && v == nil:
 		err = ErrNotFound
-	case !hit && a.via != "" && a.r.heads.complete():
+	case !hit && !a.r.mayHoldCase(id):
+		err = ErrNotFound // certain: the filter holds every case the store does
+	case !hit && (likelyNew || a.via != "" && a.r.heads.complete()):
 		// A peer's op on a case whose head is not cached, in a cache that has never evicted
 		// (a hub's): almost always a new case, so let the bloom filters say so.
 		v, err = a.r.getLikelyAbsent(caseKey(id))
@@ -140,12 +148,12 @@ func (a *applier) finishCase(t *touched) error {
 			a.wb.Set(everKey(s, t.id), nil, nil) // a writer of s may write this case for good
 		}
 		for _, pos := range positions {
-			a.wb.Set(scopeKey(s, a.nextInScope(s)), encodeScopeEntry(pos, ""), nil)
+			a.addToScope(s, pos, "")
 		}
 	}
 	for _, s := range t.old.scopes {
 		if !slices.Contains(ns.scopes, s) {
-			a.wb.Set(scopeKey(s, a.nextInScope(s)), encodeScopeEntry(0, t.id), nil)
+			a.addToScope(s, 0, t.id)
 		}
 	}
 	a.updateIndex("state", t.existed, []byte(t.old.state), []byte(ns.state), t.id)
@@ -155,6 +163,7 @@ func (a *applier) finishCase(t *touched) error {
 	if !t.existed || !bytes.Equal(a.w.Bytes(), t.stored) {
 		a.wb.Set(caseKey(t.id), a.w.Bytes(), nil) // a note leaves the head as it was: no rewrite
 		t.stored = append([]byte(nil), a.w.Bytes()...)
+		t.dirty = true
 	}
 	if !t.existed {
 		a.newCases++
@@ -181,16 +190,27 @@ func (a *applier) updateIndex(name string, existed bool, old, new []byte, id str
 	}
 }
 
-// nextInScope returns the next counter value of scope s.
-func (a *applier) nextInScope(s string) uint64 {
-	n, ok := a.scopes[s]
+// addToScope gives the next entry of scope s to the op at feed position pos, or to a marker
+// that case leftCase left s. The batch's entries of a scope are consecutive in its counter and
+// are written at commit as one run under the first of them (see encodeScopeEntry).
+func (a *applier) addToScope(s string, pos uint64, leftCase string) {
+	run, ok := a.scopes[s]
 	if !ok {
-		n = a.r.scopeSeq[s]
+		run = &scopeRun{n: a.r.scopeSeq[s]}
+		a.scopes[s] = run
 		a.scopeList = append(a.scopeList, s)
 	}
-	n++
-	a.scopes[s] = n
-	return n
+	run.n++
+	run.buf = appendScopeEntry(run.buf, run.openLeft, pos, leftCase)
+	run.openLeft = leftCase != ""
+}
+
+// scopeRun is what a batch adds to one scope: its counter after the batch and the run of
+// entries from the counter before it plus one.
+type scopeRun struct {
+	n        uint64
+	buf      []byte
+	openLeft bool // buf ends with a left-scope marker (terminated only if an entry follows)
 }
 
 func allDigits(s string) bool {

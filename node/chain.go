@@ -178,15 +178,78 @@ func (r *Replica) hashAt(o crdt.Origin, seq uint64, extraOps map[crdt.Dot][]byte
 	return h, nil
 }
 
+// The dot index. The ops of one origin that a batch stores with consecutive seqs are indexed
+// by one run: key o node 0 inc seq, value the feed position of seq as a uvarint, then for
+// seq+1, ... each position minus the previous one minus 1 (a batch stores them in seq order,
+// so positions grow; a local batch's are consecutive, all zeros). A run of one is exactly the
+// single position the index held before runs.
+type dotRun struct {
+	first   crdt.Dot
+	last    uint64 // seq of the last op in the run
+	lastPos uint64
+	pos     []byte
+}
+
+// indexDot adds the op d, stored at feed position pos, to the batch's dot index runs.
+func (a *applier) indexDot(d crdt.Dot, pos uint64) {
+	if i, ok := a.dotOpen[d.Origin]; ok && a.dotRuns[i].last+1 == d.Seq && a.dotRuns[i].lastPos < pos {
+		run := &a.dotRuns[i]
+		run.pos = binary.AppendUvarint(run.pos, pos-run.lastPos-1)
+		run.last, run.lastPos = d.Seq, pos
+		return
+	}
+	a.dotOpen[d.Origin] = len(a.dotRuns)
+	a.dotRuns = append(a.dotRuns, dotRun{first: d, last: d.Seq, lastPos: pos, pos: binary.AppendUvarint(nil, pos)})
+}
+
+// dotPos returns the feed position of the op named by d, or ErrNotFound: the entry of d in
+// the run that starts at or before it.
+func (r *Replica) dotPos(d crdt.Dot) (uint64, error) {
+	if d.Seq == 0 || d.Seq == 1<<64-1 {
+		return 0, ErrNotFound
+	}
+	lo := originKey(nil, tDot, d.Origin)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: dotKey(nil, tDot, crdt.Dot{Origin: d.Origin, Seq: d.Seq + 1})})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return 0, err
+		}
+		return 0, ErrNotFound
+	}
+	k, v := it.Key(), it.Value()
+	if len(k) != len(lo)+8 {
+		return 0, fmt.Errorf("dot index of %s: corrupt key", d)
+	}
+	var pos uint64
+	for i, skip := 0, d.Seq-binary.BigEndian.Uint64(k[len(lo):]); ; i, skip = i+1, skip-1 {
+		x, n := binary.Uvarint(v)
+		if n == 0 {
+			return 0, ErrNotFound // the run ends before d
+		}
+		if i == 0 {
+			pos = x
+		} else {
+			pos += x + 1
+		}
+		if n < 0 || pos == 0 || pos < x {
+			return 0, fmt.Errorf("dot index of %s: corrupt", d)
+		}
+		if skip == 0 {
+			return pos, nil
+		}
+		v = v[n:]
+	}
+}
+
 // recordByDot reads the stored record of the op named by d.
 func (r *Replica) recordByDot(d crdt.Dot) (record, error) {
-	v, err := r.get(dotKey(nil, tDot, d))
+	pos, err := r.dotPos(d)
 	if err != nil {
 		return record{}, err
-	}
-	pos, n := binary.Uvarint(v)
-	if n <= 0 {
-		return record{}, fmt.Errorf("dot index of %s: corrupt", d)
 	}
 	b, err := r.get(feedKey(pos))
 	if err != nil {

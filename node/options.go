@@ -29,15 +29,19 @@ type Options struct {
 	Now func() time.Time
 	// MaxSkew is how far ahead of Now a remote stamp may be before it is flagged. Default 5m.
 	MaxSkew time.Duration
-	// CacheSize is Pebble's block cache in bytes. Default 32 MiB.
+	// CacheSize is Pebble's block cache in bytes. Default 16 MiB: the head cache, not the block
+	// cache, is what spares the applier its reads (compactions keep moving heads to new
+	// blocks, which start cold).
 	CacheSize int64
-	// HeadCacheSize bounds the in-memory cache of case heads, in bytes. Default 16 MiB
-	// (about 40,000 cases); negative disables it.
+	// HeadCacheSize is the size of the in-memory cache of case heads, in bytes, held outside
+	// the Go heap and resident only as it fills. Default 48 MiB (every head of the 100,000-case
+	// benchmark workload; a station's few thousand cases use a few MiB); negative disables it.
 	HeadCacheSize int
-	// MemTableSize is Pebble's memtable size in bytes. Default 16 MiB.
+	// MemTableSize is Pebble's memtable size in bytes. Default 8 MiB (its memory is better
+	// spent on the head cache; see BENCHMARKS.md).
 	MemTableSize uint64
 	// BottomBlockSize is the block size of the two bottom levels, where nearly all data ends
-	// up. Default 16 KiB: case text is repetitive and compresses better in larger blocks, but
+	// up. Default 32 KiB: case text is repetitive and compresses better in larger blocks, but
 	// every head read that misses the caches decompresses one (see BENCHMARKS.md).
 	BottomBlockSize int
 	// Compression is the block compression of the store: "good" (default: zstd level 3 on
@@ -87,16 +91,16 @@ func (o *Options) ensureDefaults() {
 		o.MaxSkew = crdt.DefaultMaxSkew * time.Millisecond
 	}
 	if o.CacheSize <= 0 {
-		o.CacheSize = 32 << 20
+		o.CacheSize = 16 << 20
 	}
 	if o.BottomBlockSize <= 0 {
-		o.BottomBlockSize = 16 << 10
+		o.BottomBlockSize = 32 << 10
 	}
 	if o.HeadCacheSize == 0 {
-		o.HeadCacheSize = 16 << 20
+		o.HeadCacheSize = 48 << 20
 	}
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 16 << 20
+		o.MemTableSize = 8 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -40,7 +40,7 @@ func StreamName(peer, stream string) string {
 
 // mayWrite reports whether the batch's writer may write op's case (see WriterRule).
 func (a *applier) mayWrite(op *cases.Op) (bool, error) {
-	t, err := a.touch(op.Case)
+	t, err := a.touch(op.Case, op.Kind == cases.KindRegister)
 	if err != nil {
 		return false, err
 	}

@@ -24,8 +24,11 @@ import (
 )
 
 // SchemaVersion is the version of the keyspace layout. Open refuses a store written by a
-// newer layout and migrates older ones.
-const SchemaVersion = 1
+// newer layout. Version 2 stores a batch's scope entries and dot index entries as runs (one
+// key per scope and per origin per batch; docs/architecture.md): a version 1 store reads the
+// same (its entries are runs of one), and the first batch written to it marks it version 2,
+// so that a build that knows only version 1 refuses it from then on.
+const SchemaVersion = 2
 
 // Sentinel errors.
 var (
@@ -63,6 +66,10 @@ type Replica struct {
 	closed   bool
 	// raftApplied is the last Raft log index applied (a hub member's FSM), 0 elsewhere.
 	raftApplied uint64
+	// caseIDs filters the ids of the cases held (casefilter.go); nil until first used.
+	caseIDs *caseFilter
+	// schemaCurrent is set once the stored schema version is known to be SchemaVersion.
+	schemaCurrent bool
 
 	// closeMu makes Close wait for reads in flight; readClosed is set under it when Close
 	// begins. Readers hold it shared (see reading).
@@ -183,11 +190,18 @@ func pebbleOptions(o *Options) *pebble.Options {
 	}
 	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return cs })
 	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // dots and cases are probed by key
+		po.Levels[i].FilterPolicy = probedFilter // heads are probed by key (filter.go)
 		if i >= len(po.Levels)-2 {
 			po.Levels[i].BlockSize = o.BottomBlockSize
 		}
 	}
+	// Tables written before probedFilter carry the plain bloom filter: still use it.
+	po.Filters = map[string]pebble.FilterPolicy{bloom.FilterPolicy(10).Name(): bloom.FilterPolicy(10)}
+	// A bulk load rewrites heads and appends index entries all over the keyspace, so every L0
+	// file overlaps most of the bottom level: compacting 16 L0 files at once instead of 4
+	// rewrites the bottom level (zstd) a quarter as often (BENCHMARKS.md, "Replica apply").
+	po.L0CompactionThreshold = 16
+	po.L0StopWritesThreshold = 48
 	po.EnsureDefaults()
 	return po
 }
@@ -419,7 +433,9 @@ func (r *Replica) Close() error {
 	r.closeMu.Lock()
 	r.readClosed = true
 	r.closeMu.Unlock()
-	return r.db.Close()
+	err := r.db.Close()
+	r.heads.close() // only writers use it, and they hold applyMu
+	return err
 }
 
 // Origin returns the origin this replica writes its own ops under.
@@ -485,7 +501,7 @@ func (r *Replica) Compact(ctx context.Context) error {
 func (r *Replica) PebbleOptionsSummary() string {
 	comp := map[string]string{"": "DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6)", "good": "DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6)",
 		"balanced": "DBCompressionBalanced (MinLZ L0-L4, zstd-1 L5-L6)", "fastest": "DBCompressionFastest (MinLZ everywhere)"}[r.opts.Compression]
-	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression %s; %d KiB blocks on L5-L6; bloom 10 bits/key on all levels; every commit synced; head cache %d MiB",
+	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression %s; %d KiB blocks on L5-L6; bloom 10 bits/key on all levels, over the keys of probed tables only; L0 compaction at 16 files, stop at 48; every commit synced; head cache %d MiB (off the Go heap)",
 		r.opts.MemTableSize>>20, r.opts.CacheSize>>20, comp, r.opts.BottomBlockSize>>10, r.opts.HeadCacheSize>>20)
 }
 

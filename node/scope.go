@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -27,11 +29,41 @@ func ScopeOfStation(id string) string { return "a" + id }
 //
 //	uvarint pos (≥ 1)        an op
 //	0x00 case id             the case left the scope
-func encodeScopeEntry(pos uint64, leftCase string) []byte {
-	if leftCase != "" {
-		return append([]byte{0}, leftCase...)
+//
+// The entries one batch adds to a scope are consecutive in its counter and are stored as one
+// run: key s scope 0 n, value the entries n, n+1, ... concatenated. A marker followed by
+// another entry ends with 0x00 (ids never hold NUL); one that ends the run does not, so a run
+// of one entry is exactly the entry.
+func appendScopeEntry(b []byte, afterLeft bool, pos uint64, leftCase string) []byte {
+	if afterLeft {
+		b = append(b, 0)
 	}
-	return binary.AppendUvarint(nil, pos)
+	if leftCase != "" {
+		b = append(b, 0)
+		return append(b, leftCase...)
+	}
+	return binary.AppendUvarint(b, pos)
+}
+
+// nextScopeEntry parses the first entry of a run: the position of an op (leftCase "") or a
+// marker, and the rest of the run.
+func nextScopeEntry(v []byte) (pos uint64, leftCase string, rest []byte, err error) {
+	if len(v) > 0 && v[0] == 0 {
+		v = v[1:]
+		end := bytes.IndexByte(v, 0)
+		if end < 0 {
+			return 0, string(v), nil, nil
+		}
+		if end == 0 {
+			return 0, "", nil, errors.New("corrupt scope entry: empty case id")
+		}
+		return 0, string(v[:end]), v[end+1:], nil
+	}
+	pos, n := binary.Uvarint(v)
+	if n <= 0 || pos == 0 {
+		return 0, "", nil, errors.New("corrupt scope entry")
+	}
+	return pos, "", v[n:], nil
 }
 
 // historyPositions returns the feed positions of a case's committed ops, ascending.
@@ -74,43 +106,57 @@ type ReadStats struct {
 func (r *Replica) scopeFeed(scope string, after uint64, limit int, skipVia string, stats *ReadStats) (entries []ScopeEntry, next uint64, err error) {
 	p := scopePrefix(scope)
 	next = after
-	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: scopeKey(scope, after+1), UpperBound: prefixEnd(p)})
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return nil, next, err
 	}
 	defer it.Close()
-	for it.First(); it.Valid() && len(entries) < limit; it.Next() {
+	// The run holding entry after+1 starts at or before it.
+	if !it.SeekLT(scopeKey(scope, after+2)) {
+		it.First()
+	}
+	for ; it.Valid() && len(entries) < limit; it.Next() {
 		if stats != nil {
 			stats.KeysRead++
 		}
 		k, v := it.Key(), it.Value()
-		e := ScopeEntry{N: binary.BigEndian.Uint64(k[len(k)-8:])}
-		next = e.N
-		if len(v) > 0 && v[0] == 0 {
-			e.LeftCase = string(v[1:])
+		if len(k) != len(p)+8 {
+			return nil, next, fmt.Errorf("scope %s: corrupt key", scope)
+		}
+		n := binary.BigEndian.Uint64(k[len(p):])
+		for ; len(v) > 0 && len(entries) < limit; n++ {
+			pos, left, rest, err := nextScopeEntry(v)
+			if err != nil {
+				return nil, next, fmt.Errorf("scope %s entry %d: %w", scope, n, err)
+			}
+			v = rest
+			if n <= after {
+				continue
+			}
+			next = n
+			e := ScopeEntry{N: n}
+			if left != "" {
+				e.LeftCase = left
+				entries = append(entries, e)
+				continue
+			}
+			b, err := r.get(feedKey(pos))
+			if stats != nil {
+				stats.KeysRead++
+			}
+			if err != nil {
+				return nil, next, fmt.Errorf("scope %s entry %d → feed %d: %w", scope, e.N, pos, err)
+			}
+			rec, err := parseRecord(b)
+			if err != nil {
+				return nil, next, err
+			}
+			if skipVia != "" && rec.Via == skipVia {
+				continue
+			}
+			e.Pos, e.Via, e.Raw, e.Meta = pos, rec.Via, rec.Raw, rec.Meta
 			entries = append(entries, e)
-			continue
 		}
-		pos, n := binary.Uvarint(v)
-		if n <= 0 {
-			return nil, next, fmt.Errorf("scope %s entry %d: corrupt", scope, e.N)
-		}
-		b, err := r.get(feedKey(pos))
-		if stats != nil {
-			stats.KeysRead++
-		}
-		if err != nil {
-			return nil, next, fmt.Errorf("scope %s entry %d → feed %d: %w", scope, e.N, pos, err)
-		}
-		rec, err := parseRecord(b)
-		if err != nil {
-			return nil, next, err
-		}
-		if skipVia != "" && rec.Via == skipVia {
-			continue
-		}
-		e.Pos, e.Via, e.Raw, e.Meta = pos, rec.Via, rec.Raw, rec.Meta
-		entries = append(entries, e)
 	}
 	return entries, next, it.Error()
 }

@@ -91,7 +91,7 @@ func (a *applier) local(ch *Change) (cases.Op, error) {
 	if err := validID("author", ch.Author); err != nil {
 		return cases.Op{}, &cases.FieldError{Field: "author", Code: "author", Zh: "操作人格式不正确", En: err.Error()}
 	}
-	t, err := a.touch(ch.Case)
+	t, err := a.touch(ch.Case, ch.Kind == cases.KindRegister)
 	if err != nil {
 		return cases.Op{}, err
 	}

@@ -29,6 +29,11 @@ type ApplyConfig struct {
 	Progress  io.Writer // periodic progress lines; nil: none
 	// Store tunes the replicas (caches, memtable); zero fields mean node's defaults.
 	Store node.Options
+	// ImportOnly skips the replicated phase (quicker A/B runs of the import).
+	ImportOnly bool
+	// Metrics, if set, receives Pebble's metrics of the imported store at the end of the
+	// import (before the full compaction).
+	Metrics io.Writer
 }
 
 // ApplyResult holds the figures of the apply benchmark. JSON names are stable.
@@ -50,7 +55,14 @@ type ApplyResult struct {
 	DiskBytes        int64   `json:"disk_bytes_compacted"`
 	DiskOverGzip     float64 `json:"disk_over_gzip"`
 	ReopenSeconds    float64 `json:"reopen_seconds"`
-	PebbleOptions    string  `json:"pebble_options"`
+	// CPU seconds (user + system, every thread: compactions included) per phase, and µs of
+	// CPU per op; steadier than wall time on a shared machine.
+	ImportCPUSeconds      float64 `json:"import_cpu_seconds"`
+	ImportCPUMicrosPerOp  float64 `json:"import_cpu_us_per_op"`
+	CompactCPUSeconds     float64 `json:"compact_cpu_seconds"`
+	ReplicaCPUSeconds     float64 `json:"replicate_cpu_seconds"`
+	ReplicaCPUMicrosPerOp float64 `json:"replicate_cpu_us_per_op"`
+	PebbleOptions         string  `json:"pebble_options"`
 }
 
 // Apply measures how fast a fresh replica takes the workload: (1) imported as local ops from
@@ -91,25 +103,38 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 		return res, err
 	}
 	ResetPeakRSS()
-	start := time.Now()
+	start, cpu := time.Now(), CPUSeconds()
 	rep, err := a.ImportJSONL(ctx, f, wf.size, node.ImportOptions{BatchSize: res.BatchSize, Progress: progress(cfg.Progress, start)})
 	if err != nil {
 		a.Close()
 		return res, err
 	}
 	res.ImportSeconds = time.Since(start).Seconds()
+	res.ImportCPUSeconds = CPUSeconds() - cpu
 	res.ImportPeakRSS = PeakRSS()
 	res.Ops = rep.Ops
 	res.ImportOpsPerSec = float64(rep.Ops) / res.ImportSeconds
+	if rep.Ops > 0 {
+		res.ImportCPUMicrosPerOp = res.ImportCPUSeconds * 1e6 / float64(rep.Ops)
+	}
 	if len(rep.Rejected) > 0 {
 		logger.Warn("workload lines refused", "count", len(rep.Rejected), "first", rep.Rejected[0].Error())
 	}
 	res.Cases = a.Status().Cases
 	res.PebbleOptions = a.PebbleOptionsSummary()
+	if cfg.Metrics != nil {
+		fmt.Fprintf(cfg.Metrics, "pebble metrics after the import:\n%s\n", a.PebbleMetrics())
+	}
 	// Settle a's compactions before the next phase, so that it measures b alone.
+	cpu = CPUSeconds()
 	if err := a.Compact(ctx); err != nil {
 		a.Close()
 		return res, err
+	}
+	res.CompactCPUSeconds = CPUSeconds() - cpu
+
+	if cfg.ImportOnly {
+		return res, finishApply(ctx, &res, a, storeA, opts(""))
 	}
 
 	// (2) The same ops as replicated batches into a second replica.
@@ -119,41 +144,49 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 		return res, err
 	}
 	ResetPeakRSS()
-	start = time.Now()
+	start, cpu = time.Now(), CPUSeconds()
 	if err := replicate(ctx, a, b, res.BatchSize); err != nil {
 		a.Close()
 		b.Close()
 		return res, err
 	}
 	res.ReplicaSeconds = time.Since(start).Seconds()
+	res.ReplicaCPUSeconds = CPUSeconds() - cpu
 	res.ReplicaPeakRSS = PeakRSS()
 	res.ReplicaOpsPerSec = float64(b.Status().FeedSeq) / res.ReplicaSeconds
+	if n := b.Status().FeedSeq; n > 0 {
+		res.ReplicaCPUMicrosPerOp = res.ReplicaCPUSeconds * 1e6 / float64(n)
+	}
 	if err := b.Close(); err != nil {
 		return res, err
 	}
 
+	return res, finishApply(ctx, &res, a, storeA, opts(""))
+}
+
+// finishApply closes the imported store a, reopens it (timed) and measures its disk use.
+func finishApply(ctx context.Context, res *ApplyResult, a *node.Replica, storeA string, reopen node.Options) error {
 	// Disk after compaction, and reopen.
 	if err := a.Close(); err != nil {
-		return res, err
+		return err
 	}
-	start = time.Now()
-	reopen := opts("")
-	a, err = node.Open(storeA, reopen)
+	start := time.Now()
+	a, err := node.Open(storeA, reopen)
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.ReopenSeconds = time.Since(start).Seconds()
 	if got := a.Status().FeedSeq; got != uint64(res.Ops) {
 		a.Close()
-		return res, fmt.Errorf("reopened store holds %d ops, wrote %d", got, res.Ops)
+		return fmt.Errorf("reopened store holds %d ops, wrote %d", got, res.Ops)
 	}
 	if err := a.Close(); err != nil {
-		return res, err
+		return err
 	}
 	// Measured after the reopen: Pebble deletes obsolete WAL files there, not always at Close.
 	res.DiskBytes = DirSize(storeA)
 	res.DiskOverGzip = float64(res.DiskBytes) / float64(res.WorkloadGzip)
-	return res, nil
+	return nil
 }
 
 // replicate moves every op of a's feed to b in batches, as a sync session would.
