@@ -142,7 +142,7 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 	if err := op.WellFormed(); err != nil {
 		return err // sync decodes with cases.DecodeOp, which refuses these; this is a backstop
 	}
-	if a.rule != nil && op.Dot.Origin.Node != a.rule.Node {
+	if a.rule.Refuses(op.Dot.Origin.Node, a.r.origin.Node) {
 		return fmt.Errorf("%w: %s sent op %s", ErrForgedOrigin, a.rule.Node, op.Dot)
 	}
 	raw := in.Raw
@@ -258,7 +258,7 @@ func (a *applier) duplicate(d crdt.Dot, stored, raw []byte, meta cases.Meta) {
 // store writes an op's record, dot index and history entry, extends its chain when it is
 // next, and folds it into its case.
 func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) error {
-	if !meta.Quarantined && a.rule != nil && op.Dot.Origin.Node == a.rule.Node {
+	if !meta.Quarantined && a.rule.Checks(op.Dot.Origin.Node) {
 		ok, err := a.mayWrite(op)
 		if err != nil {
 			return err

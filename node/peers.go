@@ -24,9 +24,36 @@ import (
 // its scopes; an op on any other case is quarantined — stored, chained and forwarded, but
 // never folded into its case — and listed for a person (Quarantined). It never blocks the
 // ops behind it. The check runs inside Apply, so every member of a Raft hub repeats it.
+//
+// A hub peer (AnyOrigin: a county hub pushing to its city hub) forwards the ops of its
+// stations beside its own, so it may send ops of any origin but the receiving replica's
+// own, and every op it sends, whatever its origin, is held to its scopes: it may write a
+// case it or one of its stations registered (the registration came through it), or one
+// that is or ever was in one of its scopes.
 type WriterRule struct {
-	Node   string
-	Scopes []string
+	Node      string
+	Scopes    []string
+	AnyOrigin bool
+}
+
+// Refuses reports whether an op of origin may not be sent under the rule at all, which
+// refuses the whole batch (ErrForgedOrigin): for a station, any origin but its own; for a
+// hub peer, the receiving replica's own origin (self), which no peer may send it. A nil
+// rule refuses nothing.
+func (w *WriterRule) Refuses(origin, self string) bool {
+	switch {
+	case w == nil:
+		return false
+	case w.AnyOrigin:
+		return origin == self
+	}
+	return origin != w.Node
+}
+
+// Checks reports whether ops of origin are held to the rule (quarantined when their writer
+// may not write the case): a station's own ops, and every op a hub peer sends.
+func (w *WriterRule) Checks(origin string) bool {
+	return w != nil && (w.AnyOrigin || origin == w.Node)
 }
 
 // StreamName names the checkpoint of one stream of a peer's: the peer's whole feed when
@@ -59,6 +86,19 @@ func (a *applier) mayWrite(op *cases.Op) (bool, error) {
 		}
 		if _, err := a.r.get(everKey(s, op.Case)); err == nil {
 			return true, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return false, err
+		}
+	}
+	if a.rule.AnyOrigin && t.c.Created != (crdt.Dot{}) {
+		// A hub peer may write the cases its stations registered wherever they lie: their
+		// registration came through it (in this batch, or recorded with it as via).
+		if _, ok := a.seen[t.c.Created]; ok {
+			return true, nil
+		}
+		rec, err := a.r.recordByDot(t.c.Created)
+		if err == nil {
+			return rec.Via == a.via, nil
 		} else if !errors.Is(err, ErrNotFound) {
 			return false, err
 		}

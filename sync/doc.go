@@ -6,7 +6,9 @@
 // It speaks to a replica through the small Replica interface (a node.Replica, or the Raft
 // hub's wrapper around one) and never touches Pebble. A hub serves sessions through Hub
 // (an http.Handler for GET /sync); a station dials its hub with Station, which reconnects
-// with backoff over the hub's member list.
+// with backoff over the hub's member list. A county hub syncs with its city hub through
+// Uplink: enrolled there as a peer of kind "hub", it is one station to the city, forwarding
+// its whole feed (its stations' ops and its own) and receiving its county's scope.
 //
 // # Invariants
 //

@@ -25,6 +25,10 @@ import (
 // Enrollment: a hub signs a station's public key and scope, and gives the station its own
 // keys. Both ends keep what they learnt as replica documents: the hub one "enrollment" per
 // station, the station one "hub". The hub never sees a station's private key.
+//
+// A county hub enrolls at its city hub the same way, as a peer of kind "hub" (KindHub): it
+// is then the city's "station" for the protocol, except that it forwards ops of many
+// origins (see node.WriterRule.AnyOrigin) and its scope is its whole county.
 
 const (
 	docEnrollment = "enrollment"
@@ -33,9 +37,16 @@ const (
 	secretAge     = "age-identity"
 )
 
-// Enrollment is what a hub knows of one station.
+// Kinds of enrolled peers.
+const (
+	KindStation = ""    // a station (网格站, 乡镇站): the default, and every record before kinds
+	KindHub     = "hub" // a county hub enrolled at its city hub
+)
+
+// Enrollment is what a hub knows of one station (or, of kind KindHub, one county hub).
 type Enrollment struct {
 	Station   string
+	Kind      string // KindStation or KindHub
 	Region    string
 	Key       ed25519.PublicKey
 	Recipient string // the station's age recipient, for return bundles
@@ -49,14 +60,21 @@ func (e *Enrollment) Scopes() []string {
 	return []string{node.ScopeOfRegion(e.Region), node.ScopeOfStation(e.Station)}
 }
 
-// Rule is what the station may write (see node.WriterRule).
+// Rule is what the station may write (see node.WriterRule): a hub peer forwards ops of
+// any origin, held to its scopes like a station's own.
 func (e *Enrollment) Rule() *node.WriterRule {
-	return &node.WriterRule{Node: e.Station, Scopes: e.Scopes()}
+	return &node.WriterRule{Node: e.Station, Scopes: e.Scopes(), AnyOrigin: e.Kind == KindHub}
 }
 
+// encode writes the record: 7 elements for a station (as every record before kinds), 8 with
+// the kind last for a hub peer.
 func (e *Enrollment) encode() []byte {
 	return mp.Encode(func(w *mp.Writer) {
-		w.ArrayLen(7)
+		n := 7
+		if e.Kind != KindStation {
+			n = 8
+		}
+		w.ArrayLen(n)
 		w.String(e.Station)
 		w.String(e.Region)
 		w.Bin(e.Key)
@@ -64,22 +82,37 @@ func (e *Enrollment) encode() []byte {
 		w.Int(e.IssuedAt)
 		w.Int(e.RevokedAt)
 		w.Bin(e.Sig)
+		if n == 8 {
+			w.String(e.Kind)
+		}
 	})
 }
 
 func decodeEnrollment(b []byte) (*Enrollment, error) {
 	rd := mp.NewReader(b)
-	rd.ExpectArray(7, 7)
+	n := rd.ExpectArray(7, 8)
 	e := &Enrollment{Station: rd.String(maxIDLen), Region: rd.String(16), Key: bytes.Clone(rd.Bytes(32)),
 		Recipient: rd.String(256), IssuedAt: rd.Int(), RevokedAt: rd.Int(), Sig: bytes.Clone(rd.Bytes(64))}
+	if n == 8 {
+		e.Kind = rd.String(16)
+	}
 	if err := rd.Err(); err != nil {
 		return nil, fmt.Errorf("enrollment record: %w", err)
+	}
+	if e.Kind != KindStation && e.Kind != KindHub {
+		return nil, fmt.Errorf("enrollment record of %s: unknown kind %q", e.Station, e.Kind)
 	}
 	return e, nil
 }
 
-func enrollmentMessage(hub, station, region string, key ed25519.PublicKey) []byte {
-	return []byte("enroll\x00" + hub + "\x00" + station + "\x00" + region + "\x00" + string(key))
+// enrollmentMessage is what an enrollment's signature covers. A hub peer's has its own
+// prefix, so that a signature over a station can never stand for a hub's, nor the reverse.
+func enrollmentMessage(kind, hub, station, region string, key ed25519.PublicKey) []byte {
+	prefix := "enroll\x00"
+	if kind == KindHub {
+		prefix = "enroll hub\x00"
+	}
+	return []byte(prefix + hub + "\x00" + station + "\x00" + region + "\x00" + string(key))
 }
 
 // HubInfo is what a station knows of its hub after enrolling.
@@ -90,10 +123,12 @@ type HubInfo struct {
 	Region    string            `json:"region"` // the station's region, as the hub granted it
 	Scopes    []string          `json:"scopes"`
 	URLs      []string          `json:"urls"`
-	Sig       []byte            `json:"sig"` // the hub's signature over the enrollment
+	Sig       []byte            `json:"sig"`            // the hub's signature over the enrollment
+	Kind      string            `json:"kind,omitempty"` // KindHub when this node is enrolled as a hub peer
 }
 
-// LoadHubInfo returns the station's enrollment, or an error saying it has none.
+// LoadHubInfo returns the station's enrollment, or an error saying it has none. At a county
+// hub it is the enrollment at its parent (city) hub.
 func LoadHubInfo(r Replica) (*HubInfo, error) {
 	b, err := r.Doc(docHub, "")
 	if errors.Is(err, node.ErrNotFound) {
@@ -124,28 +159,39 @@ func AgeIdentity(r Replica) (*age.X25519Identity, error) {
 	return age.ParseX25519Identity(string(b))
 }
 
-// EnrollRequest is what a station sends to be enrolled.
+// EnrollRequest is what a station sends to be enrolled (a county hub too, with Kind
+// KindHub; a hub that does not know kinds refuses the field).
 type EnrollRequest struct {
 	Station   string            `json:"station"`
 	Region    string            `json:"region"`
 	Key       ed25519.PublicKey `json:"key"`
 	Recipient string            `json:"recipient"`
+	Kind      string            `json:"kind,omitempty"`
 }
 
 // Enroll registers a station at this hub: its key and region, signed by the hub. Enrolling
 // again with the same key changes nothing; a new key for an enrolled station (a replaced
-// laptop) replaces the old one, and the old key's sessions are closed.
+// laptop) replaces the old one, and the old key's sessions are closed. A request of kind
+// KindHub enrolls a county hub at its city hub: only a county (6 digits) directly below
+// this hub's city (4 digits).
 func (h *Hub) Enroll(ctx context.Context, req EnrollRequest) (*HubInfo, error) {
 	hubRegion := h.r.Region()
 	switch {
+	case req.Kind != KindStation && req.Kind != KindHub:
+		return nil, fmt.Errorf("%w: unknown kind %q", ErrEnroll, req.Kind)
 	case !cases.ValidID(req.Station) || len(req.Station) > maxIDLen:
 		return nil, fmt.Errorf("%w: station id %q", ErrEnroll, req.Station)
+	case req.Station == h.r.Origin().Node:
+		return nil, fmt.Errorf("%w: %s is this hub's own id", ErrEnroll, req.Station)
 	case len(req.Key) != ed25519.PublicKeySize:
 		return nil, fmt.Errorf("%w: public key of %d bytes", ErrEnroll, len(req.Key))
 	case !regions.Known(req.Region):
 		return nil, fmt.Errorf("%w: %q is not a division code / 不是有效的行政区划代码", ErrEnroll, req.Region)
 	case len(req.Region) <= len(hubRegion) || !strings.HasPrefix(req.Region, hubRegion):
 		return nil, fmt.Errorf("%w: region %s is not below this hub's region %s / 不在本中心辖区内", ErrEnroll, req.Region, hubRegion)
+	case req.Kind == KindHub && (len(hubRegion) != 4 || len(req.Region) != 6):
+		return nil, fmt.Errorf("%w: a hub enrolls only as a county (6 digits) at its city hub (4 digits); this hub serves %s, the request names %s / 县级中心只能在其所属市级中心登记",
+			ErrEnroll, hubRegion, req.Region)
 	}
 	if req.Recipient != "" {
 		if _, err := age.ParseX25519Recipient(req.Recipient); err != nil {
@@ -153,23 +199,28 @@ func (h *Hub) Enroll(ctx context.Context, req EnrollRequest) (*HubInfo, error) {
 		}
 	}
 	hubID := h.r.Origin().Node
-	e := &Enrollment{Station: req.Station, Region: req.Region, Key: req.Key, Recipient: req.Recipient,
+	e := &Enrollment{Station: req.Station, Kind: req.Kind, Region: req.Region, Key: req.Key, Recipient: req.Recipient,
 		IssuedAt: h.now().UnixMilli()}
-	e.Sig = h.r.SessionSignature(enrollmentMessage(hubID, e.Station, e.Region, e.Key))
-	if old, err := h.enrollment(req.Station); err == nil && old.RevokedAt == 0 && bytes.Equal(old.Key, req.Key) && old.Region == req.Region {
+	e.Sig = h.r.SessionSignature(enrollmentMessage(e.Kind, hubID, e.Station, e.Region, e.Key))
+	if old, err := h.enrollment(req.Station); err == nil && old.RevokedAt == 0 && bytes.Equal(old.Key, req.Key) &&
+		old.Region == req.Region && old.Kind == req.Kind {
 		e = old
 	} else if err := h.r.PutDoc(ctx, docEnrollment, e.Station, e.encode()); err != nil {
 		return nil, fmt.Errorf("enroll %s: %w", e.Station, err)
 	} else {
 		h.closeSession(e.Station, ErrCodeRevoked, "enrollment replaced")
-		h.log.Info("station enrolled", "station", e.Station, "region", e.Region)
+		if e.Kind == KindHub {
+			h.log.Info("county hub enrolled / 县级中心已登记", "hub", e.Station, "region", e.Region)
+		} else {
+			h.log.Info("station enrolled", "station", e.Station, "region", e.Region)
+		}
 	}
 	rec, err := AgeIdentity(h.r)
 	if err != nil {
 		return nil, err
 	}
 	return &HubInfo{Hub: hubID, Key: h.r.PublicKey(), Recipient: rec.Recipient().String(), Region: e.Region,
-		Scopes: e.Scopes(), URLs: h.urls, Sig: e.Sig}, nil
+		Scopes: e.Scopes(), URLs: h.urls, Sig: e.Sig, Kind: e.Kind}, nil
 }
 
 // ErrEnroll marks a refused enrollment.
@@ -248,11 +299,33 @@ func httpError(w http.ResponseWriter, status int, code, msg string) {
 // EnrollStation asks the hub at hubURL (http or https) to enroll the station replica r
 // under region, checks the hub's signature, and stores what it learnt.
 func EnrollStation(ctx context.Context, r Replica, hubURL, region, token string) (*HubInfo, error) {
+	return enrollAt(ctx, r, hubURL, region, KindStation, token)
+}
+
+// EnrollHub asks the city hub at parentURL to enroll the county hub whose replica is r, as a
+// peer of kind KindHub under r's own region, checks the city's signature, and stores what
+// it learnt (through r.PutDoc: a Raft hub replicates it). A refusal by the city (a region
+// not directly below it, a wrong token) wraps ErrEnroll.
+func EnrollHub(ctx context.Context, r Replica, parentURL, token string) (*HubInfo, error) {
+	if reg := r.Region(); len(reg) != 6 {
+		return nil, fmt.Errorf("%w: only a county hub (6-digit region) enrolls at a parent hub; this one serves %q / 只有县级中心可向上级中心登记", ErrEnroll, reg)
+	}
+	return enrollAt(ctx, r, parentURL, r.Region(), KindHub, token)
+}
+
+// refusedError is a hub's refusal of an enrollment (4xx): it wraps ErrEnroll, keeping the
+// hub's words as its text.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string        { return e.msg }
+func (e *refusedError) Is(target error) bool { return target == ErrEnroll }
+
+func enrollAt(ctx context.Context, r Replica, hubURL, region, kind, token string) (*HubInfo, error) {
 	rec, err := AgeIdentity(r)
 	if err != nil {
 		return nil, err
 	}
-	req := EnrollRequest{Station: r.Origin().Node, Region: region, Key: r.PublicKey(), Recipient: rec.Recipient().String()}
+	req := EnrollRequest{Station: r.Origin().Node, Region: region, Key: r.PublicKey(), Recipient: rec.Recipient().String(), Kind: kind}
 	body, _ := json.Marshal(req)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -275,15 +348,20 @@ func EnrollStation(ctx context.Context, r Replica, hubURL, region, token string)
 		return nil, fmt.Errorf("enroll at %s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("enroll at %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+		err := fmt.Errorf("enroll at %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+			return nil, &refusedError{msg: err.Error()}
+		}
+		return nil, err
 	}
 	var info HubInfo
 	if err := json.Unmarshal(b, &info); err != nil {
 		return nil, fmt.Errorf("enroll at %s: answer: %w", u, err)
 	}
-	if len(info.Key) != ed25519.PublicKeySize || !ed25519.Verify(info.Key, node.SessionMessage(enrollmentMessage(info.Hub, req.Station, info.Region, req.Key)), info.Sig) {
+	if len(info.Key) != ed25519.PublicKeySize || !ed25519.Verify(info.Key, node.SessionMessage(enrollmentMessage(kind, info.Hub, req.Station, info.Region, req.Key)), info.Sig) {
 		return nil, fmt.Errorf("enroll at %s: the hub's signature over this station does not verify", u)
 	}
+	info.Kind = kind
 	if len(info.URLs) == 0 {
 		info.URLs = []string{hubURL}
 	}

@@ -75,7 +75,12 @@ func startHub(t testing.TB, id string) *testHub {
 // startHubWith starts a hub with cfg (its Replica and Logger are filled in).
 func startHubWith(t testing.TB, id string, cfg fsync.HubConfig) *testHub {
 	t.Helper()
-	r := openReplica(t, t.TempDir(), id, testCounty)
+	return serveTestHub(t, openReplica(t, t.TempDir(), id, testCounty), cfg)
+}
+
+// serveTestHub serves the sync protocol and enrollment over r on loopback.
+func serveTestHub(t testing.TB, r *node.Replica, cfg fsync.HubConfig) *testHub {
+	t.Helper()
 	cfg.Replica, cfg.Logger = r, quiet()
 	h := fsync.NewHub(cfg)
 	mux := http.NewServeMux()

@@ -174,14 +174,14 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 	defer cancel(nil)
 	h.register(e.Station, &liveSession{cancel: cancel, stats: s.stats, since: h.now()})
 	defer h.unregister(e.Station, s.stats)
-	h.log.Info("session started", "station", e.Station, "version", version, "their_checkpoint", cp.Pos)
+	h.log.Info("session started", "station", e.Station, "kind", kindName(e.Kind), "version", version, "their_checkpoint", cp.Pos)
 	return s.run(ctx)
 }
 
 // receiverFor checks and applies what station e sends.
 func (h *Hub) receiverFor(e *Enrollment) *receiver {
 	return &receiver{r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
-		streams: map[string]bool{"": true}, rule: e.Rule(), stamp: true, verify: true}
+		streams: map[string]bool{"": true}, rule: e.Rule(), stamp: true, verify: true, forwards: e.Kind == KindHub}
 }
 
 // scopeStream reads one scope of the hub's feed for a station, never echoing its own ops,

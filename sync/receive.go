@@ -39,14 +39,22 @@ func (s *receiver) decode(f *batchFrame) (inBatch, error) {
 		n++
 	}
 	if s.verify {
+		kept := f.Heads[:0]
 		for _, h := range f.Heads {
 			if h.Origin.Node != s.peer {
+				if s.forwards {
+					// A hub peer forwards other origins' ops; it cannot sign their heads, and
+					// this end does not hold their keys: the session vouches (docs/security.md).
+					continue
+				}
 				return inBatch{}, failf(ErrCodeIntegrity, "%s sent a head of %s", s.peer, h.Origin)
 			}
 			if err := h.Verify(s.peerKey); err != nil {
 				return inBatch{}, failf(ErrCodeIntegrity, "head from %s: %v", s.peer, err)
 			}
+			kept = append(kept, h)
 		}
+		f.Heads = kept
 	} else {
 		f.Heads = nil // a scoped stream's heads cannot be checked here: the session vouches
 	}
@@ -65,6 +73,9 @@ type receiver struct {
 	partial bool             // station: the hub's streams are scoped
 	stamp   bool             // hub: stamp receipt time into ops
 	verify  bool             // hub: heads must be the peer's own, signed by its key
+	// forwards marks a hub peer (a county at its city): heads of origins other than the
+	// peer's are dropped instead of refused; its own are verified as a station's.
+	forwards bool
 }
 
 // apply applies one decoded batch durably, with the peer's checkpoint.
