@@ -49,6 +49,10 @@ type Options struct {
 	// "balanced" (zstd level 1 there: less CPU per op, for hubs that apply every station's
 	// ops) or "fastest" (no zstd anywhere).
 	Compression string
+	// Identity, when set, is the identity a new store is created with (a hub member joining
+	// its cluster); NodeID and Region must then be empty or equal to its own. Nil: a new
+	// store makes its own. It is ignored when the store exists.
+	Identity *Identity
 	// NewIncarnation mints a new incarnation on open: use it when the store was restored from
 	// a backup or a disk image, so that no sequence number of the old life is reused.
 	NewIncarnation bool
@@ -62,6 +66,12 @@ func (o *Options) validate() error {
 	case "", "good", "balanced", "fastest":
 	default:
 		return fmt.Errorf("compression %q: want good, balanced or fastest", o.Compression)
+	}
+	if id := o.Identity; id != nil {
+		if (o.NodeID != "" && o.NodeID != id.Node) || (o.Region != "" && o.Region != id.Region) {
+			return fmt.Errorf("identity of %s (region %s) given with node %q, region %q", id.Node, id.Region, o.NodeID, o.Region)
+		}
+		o.NodeID, o.Region = id.Node, id.Region
 	}
 	if o.NodeID != "" {
 		if err := validID("node id", o.NodeID); err != nil {

@@ -305,17 +305,21 @@ func (r *Replica) initStore() error {
 	if r.opts.Region == "" {
 		r.opts.Logger.Warn("initializing a replica with no region: it serves every region")
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("generate key: %w", err)
+	id := r.opts.Identity
+	if id == nil {
+		made, err := NewIdentity(r.opts.NodeID, r.opts.Region)
+		if err != nil {
+			return err
+		}
+		id = &made
 	}
 	b := r.db.NewBatch()
 	defer b.Close()
-	_ = b.Set(metaKey("key"), priv, nil)
-	_ = b.Set(metaKey("region"), []byte(r.opts.Region), nil)
+	_ = b.Set(metaKey("key"), id.Key, nil)
+	_ = b.Set(metaKey("region"), []byte(id.Region), nil)
 	_ = b.Set(metaKey("schema"), be64(nil, SchemaVersion), nil)
-	_ = b.Set(metaKey("epoch"), []byte(newEpoch()), nil)
-	_ = b.Set(metaKey("incarnation"), binary.BigEndian.AppendUint32(nil, randomIncarnation()), nil)
+	_ = b.Set(metaKey("epoch"), []byte(id.Epoch), nil)
+	_ = b.Set(metaKey("incarnation"), binary.BigEndian.AppendUint32(nil, id.Incarnation), nil)
 	_ = b.Set(metaKey("node"), []byte(r.opts.NodeID), nil) // last: its presence means "initialized"
 	return b.Commit(pebble.Sync)
 }

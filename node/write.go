@@ -51,6 +51,25 @@ type Progress struct {
 // errs at its index and skipped; the others are applied. err is set only when the batch as a
 // whole failed, and then nothing was applied.
 func (r *Replica) WriteBatch(ctx context.Context, changes []Change, progress *Progress) (ops []cases.Op, errs []error, err error) {
+	return r.writeBatch(ctx, changes, progress, 0, 0)
+}
+
+// WriteBatchAt is WriteBatch for a hub member applying a Raft entry of its hub's own
+// writes: the time is the one the leader stamped into the entry (the replica reads no clock),
+// and raftIndex is stored in the same batch; an entry at or below the stored index writes
+// nothing and returns ErrAlreadyApplied. The ops' seqs and chain hashes are assigned here,
+// inside apply, so that a change of leader can never fork or gap the hub's chain.
+func (r *Replica) WriteBatchAt(ctx context.Context, changes []Change, now int64, raftIndex uint64) (ops []cases.Op, errs []error, err error) {
+	if now == 0 || raftIndex == 0 {
+		return nil, nil, errors.New("write batch at: a time and a raft index are required")
+	}
+	return r.writeBatch(ctx, changes, nil, now, raftIndex)
+}
+
+// ErrAlreadyApplied says a Raft entry at or below the replica's applied index was skipped.
+var ErrAlreadyApplied = errors.New("raft entry already applied")
+
+func (r *Replica) writeBatch(ctx context.Context, changes []Change, progress *Progress, now int64, raftIndex uint64) (ops []cases.Op, errs []error, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -59,7 +78,11 @@ func (r *Replica) WriteBatch(ctx context.Context, changes []Change, progress *Pr
 	if r.closed {
 		return nil, nil, ErrClosed
 	}
-	a := r.newApplier("", 0)
+	if raftIndex != 0 && raftIndex <= r.raftApplied {
+		return nil, nil, ErrAlreadyApplied
+	}
+	a := r.newApplier("", now)
+	a.raftIndex = raftIndex
 	defer a.close()
 	ops = make([]cases.Op, len(changes))
 	errs = make([]error, len(changes))

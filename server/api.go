@@ -41,6 +41,11 @@ type StationConfig struct {
 	Sync, Enroll http.Handler
 	// Peers, when set, reports the node's sync peers for the status.
 	Peers func() []PeerStatus
+	// Raft, when set, reports a hub member's Raft state for the status (its "raft" field).
+	Raft func() any
+	// Bundles, when set, serves POST /api/v1/bundles (a station's push bundle) and
+	// GET /api/v1/bundles/{station} (its return bundle).
+	Bundles BundleHub
 }
 
 // PeerStatus is one sync peer as the status shows it.
@@ -76,6 +81,10 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 	if cfg.Sync != nil {
 		mux.Handle("GET /sync", cfg.Sync)
 	}
+	if cfg.Bundles != nil {
+		mux.HandleFunc("POST /api/v1/bundles", s.importBundle)
+		mux.HandleFunc("GET /api/v1/bundles/{station}", s.exportBundle)
+	}
 	if cfg.Enroll != nil {
 		mux.Handle("POST /api/v1/enroll", cfg.Enroll)
 	}
@@ -108,7 +117,8 @@ type StatusResponse struct {
 	Equivocations uint64       `json:"equivocations"`
 	Quarantined   uint64       `json:"quarantined_ops"`
 	Peers         []PeerStatus `json:"peers"`
-	Now           string       `json:"now"` // the station's clock, Asia/Shanghai
+	Raft          any          `json:"raft,omitempty"` // a hub member's raft state, leader, term, indexes, members
+	Now           string       `json:"now"`            // the station's clock, Asia/Shanghai
 	UptimeSeconds int64        `json:"uptime_seconds"`
 }
 
@@ -119,10 +129,14 @@ func (s *station) status(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Peers != nil {
 		peers = s.cfg.Peers()
 	}
+	var raftState any
+	if s.cfg.Raft != nil {
+		raftState = s.cfg.Raft()
+	}
 	writeJSON(w, http.StatusOK, StatusResponse{
 		Node: st.Node, Role: s.cfg.Role, Region: st.Region, Incarnation: st.Incarnation, Epoch: st.Epoch,
 		Cases: st.Cases, Ops: st.FeedSeq, FeedSeq: st.FeedSeq, PendingOps: st.Pending,
-		Equivocations: st.Equivocations, Quarantined: st.Quarantined, Peers: peers,
+		Equivocations: st.Equivocations, Quarantined: st.Quarantined, Peers: peers, Raft: raftState,
 		Now: now.In(Shanghai).Format(time.RFC3339), UptimeSeconds: int64(now.Sub(s.cfg.Started).Seconds()),
 	})
 }

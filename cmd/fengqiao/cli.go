@@ -32,6 +32,7 @@ func commands() []*Command {
 		demoCommand(),
 		stationCommand(),
 		hubCommand(),
+		removeMemberCommand(),
 		enrollCommand(),
 		importCommand(),
 		exportCommand(),

@@ -52,8 +52,12 @@ func benchCommand() *Command {
 			blockCache := fs.Int("block-cache-mib", 0, "Pebble 块缓存大小，0 为默认 / Pebble block cache in MiB, 0: default")
 			compression := fs.String("compression", "", "Pebble 压缩 good/balanced/fastest（apply 的库；sync 的中心，默认 balanced） / Pebble compression good, balanced or fastest (apply: the store; sync: the hub, default balanced)")
 			stations := fs.Int("stations", 10, "hub：同时推送的模拟站点数 / hub: simulated stations pushing at once")
+			halfLoad := fs.Bool("half-load", false, "hub：再以满载一半的速率按计划推送一次，测确认延迟 / hub: run again offering half the full-speed rate on a schedule, for the ack latency")
 			memprofile := fs.String("memprofile", "", "sync：同步完成时写出站点的堆剖析 / sync: write the station's heap profile when the sync completes")
 			inProcess := fs.Bool("hub-in-process", false, "sync：中心与站点在同一进程 / sync: run the hub in this process")
+			metrics := fs.Bool("pebble-metrics", false, "apply：导入后打印 Pebble 指标 / apply: print Pebble's metrics after the import")
+			importOnly := fs.Bool("import-only", false, "apply：只测导入，跳过复制应用 / apply: the import only, no replicated phase")
+			hubStore := fs.Bool("hub-store", false, "apply：两个库都用中心的设置（node.HubDefaults） / apply: both stores with the hub's settings (node.HubDefaults)")
 			headCache := fs.Int("head-cache-mib", 0, "案件头缓存大小，0 为默认，-1 关闭 / case head cache in MiB, 0: default, -1: off")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) != 1 {
@@ -73,9 +77,28 @@ func benchCommand() *Command {
 				switch args[0] {
 				case "apply":
 					fmt.Fprintf(env.Stdout, "fengqiao bench apply: machine %+v\n", bench.ThisMachine())
-					res, err := bench.Apply(ctx, bench.ApplyConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd,
-						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr,
-						Store: node.Options{MemTableSize: uint64(*memtable) << 20, CacheSize: int64(*blockCache) << 20, HeadCacheSize: *headCache << 20, Compression: *compression}})
+					store := node.Options{}
+					if *hubStore {
+						store = node.HubDefaults()
+					}
+					if *memtable != 0 {
+						store.MemTableSize = uint64(*memtable) << 20
+					}
+					if *blockCache != 0 {
+						store.CacheSize = int64(*blockCache) << 20
+					}
+					if *headCache != 0 {
+						store.HeadCacheSize = *headCache << 20
+					}
+					if *compression != "" {
+						store.Compression = *compression
+					}
+					cfg := bench.ApplyConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd,
+						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr, Store: store, ImportOnly: *importOnly}
+					if *metrics {
+						cfg.Metrics = env.Stdout
+					}
+					res, err := bench.Apply(ctx, cfg)
 					if err != nil {
 						return err
 					}
@@ -105,7 +128,7 @@ func benchCommand() *Command {
 				case "hub":
 					fmt.Fprintf(env.Stdout, "fengqiao bench hub: machine %+v\n", bench.ThisMachine())
 					res, err := bench.Hub(ctx, bench.HubConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd, Dir: *dir,
-						Stations: *stations, BatchOps: *batch, Log: env.Log, Progress: env.Stderr})
+						Stations: *stations, BatchOps: *batch, HalfLoad: *halfLoad, Log: env.Log, Progress: env.Stderr})
 					if err != nil {
 						return err
 					}
@@ -113,8 +136,12 @@ func benchCommand() *Command {
 					fmt.Fprintf(w, "workload          %s: %d ops, %d stations, %d ops per entry, %s\n", res.Workload, res.Ops, res.Stations, res.BatchOps, res.Transport)
 					fmt.Fprintf(w, "hub (3 members)   %.2f s = %.0f ops/s, %.0f entries/s; push ack p50 %.1f ms, p99 %.1f ms\n",
 						res.Seconds, res.OpsPerSec, res.EntriesPerSec, res.AckP50Millis, res.AckP99Millis)
-					fmt.Fprintf(w, "plain raft        %.2f s = %.0f ops/s (FSM writes the entry bytes to Pebble); hub = %.2f × it\n",
-						res.BaselineSeconds, res.BaselineOpsPerSec, res.OverBaseline)
+					fmt.Fprintf(w, "plain raft        %.2f s = %.0f ops/s (FSM writes the replica's volume, %.0f bytes and %.1f keys per op, to Pebble); hub = %.2f × it\n",
+						res.BaselineSeconds, res.BaselineOpsPerSec, res.BaselineWALBytesPerOp, res.BaselineKeysPerOp, res.OverBaseline)
+					if res.HalfLoadOffered > 0 {
+						fmt.Fprintf(w, "half load         %.0f ops/s offered, %.0f ops/s done; push ack p50 %.1f ms, p99 %.1f ms\n",
+							res.HalfLoadOffered, res.HalfLoadOpsPerSec, res.HalfLoadP50Millis, res.HalfLoadP99Millis)
+					}
 					return json.NewEncoder(env.Stdout).Encode(res)
 				case "raftstore":
 					fmt.Fprintf(env.Stdout, "fengqiao bench raftstore: machine %+v\n", bench.ThisMachine())
@@ -137,7 +164,10 @@ func printApply(env *Env, r bench.ApplyResult) {
 	fmt.Fprintf(w, "batches           %d ops each, every batch synced\n", r.BatchSize)
 	fmt.Fprintf(w, "import (local)    %d ops, %d cases in %.2f s = %.0f ops/s, peak RSS %.0f MiB\n",
 		r.Ops, r.Cases, r.ImportSeconds, r.ImportOpsPerSec, float64(r.ImportPeakRSS)/(1<<20))
+	fmt.Fprintf(w, "  import CPU      %.2f s = %.1f µs/op (user+sys, all threads)\n", r.ImportCPUSeconds, r.ImportCPUMicrosPerOp)
+	fmt.Fprintf(w, "  compact CPU     %.2f s (full compaction of the imported store)\n", r.CompactCPUSeconds)
 	fmt.Fprintf(w, "replicated apply  %.2f s = %.0f ops/s, peak RSS %.0f MiB\n", r.ReplicaSeconds, r.ReplicaOpsPerSec, float64(r.ReplicaPeakRSS)/(1<<20))
+	fmt.Fprintf(w, "  replicated CPU  %.2f s = %.1f µs/op\n", r.ReplicaCPUSeconds, r.ReplicaCPUMicrosPerOp)
 	fmt.Fprintf(w, "disk (compacted)  %.1f MB = %.2f × gzip of the workload\n", float64(r.DiskBytes)/1e6, r.DiskOverGzip)
 	fmt.Fprintf(w, "reopen            %.3f s\n", r.ReopenSeconds)
 	fmt.Fprintf(w, "pebble            %s\n", r.PebbleOptions)

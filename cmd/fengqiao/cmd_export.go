@@ -30,18 +30,27 @@ assignments, replies), carried back and imported at the station.`,
 				Command: "fengqiao export --dir /var/lib/fengqiao --out /media/usb/zs-chengguan.fqb"},
 			{Comment: "中心写出给该站点的回执包 / the hub writes the station's return bundle",
 				Command: "fengqiao export --dir /var/lib/fengqiao-hub --peer zs-chengguan --out /media/usb/return.fqb"},
+			{Comment: "从运行中的（集群）中心下载回执包 / fetch it from a running (cluster) hub",
+				Command: "fengqiao export --hub http://10.0.0.1:8741 --peer zs-chengguan --out /media/usb/return.fqb"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
 			dir := fs.String("dir", "", "案件库目录（必填） / the store's directory (required)")
 			out := fs.String("out", "", "写出的文件（必填） / the bundle file to write (required)")
 			peer := fs.String("peer", "", "收件方：站点写出时为中心（默认登记的中心），中心写出时为站点编号 / recipient: the hub (default: the enrolled one) at a station, a station id at a hub")
+			hubURL := fs.String("hub", "", "从运行中的中心下载站点的回执包（需 --peer） / fetch a station's return bundle from a running hub (with --peer)")
 			return func(ctx context.Context, env *Env, args []string) error {
+				if *hubURL != "" {
+					if *peer == "" || *out == "" {
+						return usageErrorf("--hub needs --peer STATION and --out / --hub 需要 --peer 和 --out")
+					}
+					return downloadBundle(ctx, env, *hubURL, *peer, *out)
+				}
 				if *dir == "" || *out == "" {
 					return usageErrorf("need --dir and --out / 需要 --dir 和 --out")
 				}
-				r, err := node.Open(*dir, node.Options{Logger: env.Log})
+				r, err := openExisting(*dir, env)
 				if err != nil {
-					return fmt.Errorf("open store %s: %w", *dir, err)
+					return err
 				}
 				defer r.Close()
 				tmp, err := os.CreateTemp(filepath.Dir(*out), ".fengqiao-export-*")
@@ -84,21 +93,17 @@ func isBundle(path string) bool {
 
 // importBundle applies a sync bundle to the store in dir.
 func importBundle(ctx context.Context, env *Env, dir, path string, asJSON bool) error {
-	r, err := node.Open(dir, node.Options{Logger: env.Log})
+	r, err := openExisting(dir, env)
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", dir, err)
+		return err
 	}
 	defer r.Close()
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	rep, err := sync.ImportBundle(ctx, r, f, st.Size(), sync.BundleOptions{Logger: env.Log})
+	rep, err := sync.ImportBundle(ctx, r, f, size, sync.BundleOptions{Logger: env.Log})
 	if err != nil {
 		return err
 	}
@@ -108,4 +113,20 @@ func importBundle(ctx context.Context, env *Env, dir, path string, asJSON bool) 
 	fmt.Fprintf(env.Stdout, "已导入同步包 / imported %s bundle %s → %s: %d 批 batches, %d 条新操作 new ops, %d 条重复 duplicates, %d 条隔离 quarantined\n",
 		rep.Kind, rep.From, rep.To, rep.Batches, rep.Applied, rep.Duplicates, rep.Quarantined)
 	return nil
+}
+
+// openExisting opens the store in dir, which must exist and not be a cluster member's.
+func openExisting(dir string, env *Env) (*node.Replica, error) {
+	if err := refuseClusterDir(dir); err != nil {
+		return nil, err
+	}
+	r, err := node.Open(dir, node.Options{Logger: env.Log})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if err := refuseClusterReplica(dir, r); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	return r, nil
 }

@@ -19,14 +19,21 @@ func hubCommand() *Command {
 		Summary: "运行县级或市级同步中心 / run a county or city hub",
 		Description: `运行一个同步中心：保存辖区内各站点的案件，为登记过的站点提供同步（GET /sync）和站点登记
 （POST /api/v1/enroll）。未配置 --enroll-token 时只接受本机的登记请求。
-当前版本的中心是单个成员；三成员 Raft 集群（--raft、--bootstrap、--join）随后提供。
+加 --raft 时本进程是三成员 Raft 集群的一员：第一个成员用 --bootstrap --peers 初始化（仅当各成员都没有数据），
+其余成员用 --join 加入；成员之间的 Raft 通信使用以中心密钥签发证书的双向 TLS。
 Runs a hub: it keeps the cases of the stations below it, serves enrolled stations' sync
 sessions (GET /sync) and their enrollment (POST /api/v1/enroll). Without --enroll-token,
-enrollment is accepted only from this machine. This build runs a hub as a single member;
-the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
+enrollment is accepted only from this machine. With --raft the process is one member of a
+3-member Raft cluster: the first member makes it with --bootstrap --peers (only when every
+member is empty), the others --join; Raft traffic runs over mutual TLS with certificates
+issued by the hub's own key.`,
 		Examples: []Example{
 			{Comment: "竹山县中心 / the 竹山县 county hub",
 				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-hub --region 420323 --http 0.0.0.0:8741"},
+			{Comment: "三成员集群的第一个成员（集群口令放在环境变量 FENGQIAO_CLUSTER_TOKEN） / the first member of a 3-member cluster (the cluster token in FENGQIAO_CLUSTER_TOKEN)",
+				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-hub --region 420323 --member zs-1 --http 10.0.0.1:8741 --raft 10.0.0.1:8751 --bootstrap --peers zs-2=http://10.0.0.2:8741,zs-3=http://10.0.0.3:8741"},
+			{Comment: "其余成员 / the other members",
+				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --member zs-2 --http 10.0.0.2:8741 --raft 10.0.0.2:8751 --join http://10.0.0.1:8741"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
 			dir := fs.String("dir", "", "中心数据目录（必填） / directory of the hub's store (required)")
@@ -40,9 +47,17 @@ the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
 			headMiB := fs.Int("head-cache-mib", hd.HeadCacheSize>>20, "案件头缓存（MiB）；中心应能容纳全部案件的头，约每十万件 40 MiB / case head cache, MiB; a hub should hold every case's head, about 40 MiB per 100,000 cases")
 			memMiB := fs.Int("memtable-mib", int(hd.MemTableSize>>20), "Pebble 内存表（MiB） / Pebble memtable, MiB")
 			token := fs.String("enroll-token", "", "站点登记口令（未设置时只接受本机登记） / enrollment token (without one, only local enrollment)")
+			cluster := addClusterFlags(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定数据目录")
+				}
+				if *cluster.raft != "" {
+					if r := *region; r != "" && len(r) != 4 && len(r) != 6 {
+						return usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", r)
+					}
+					return serveClusterHub(ctx, env, cluster, *dir, *id, *region, *addr, splitList(*urls), *token,
+						node.Options{Compression: *compression, CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20})
 				}
 				r, err := openHub(*dir, node.Options{NodeID: *id, Region: *region, Compression: *compression,
 					CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20}, env)
@@ -50,7 +65,18 @@ the 3-member Raft cluster (--raft, --bootstrap, --join) comes later.`,
 					return err
 				}
 				defer r.Close()
-				return serveHub(ctx, env, r, *addr, splitList(*urls), *token, nil)
+				if *cluster.parent == "" {
+					return serveHub(ctx, env, r, *addr, splitList(*urls), *token, nil)
+				}
+				uctx, stop := context.WithCancel(ctx)
+				uplink := make(chan error, 1)
+				go func() { uplink <- runParentUplink(uctx, env, r, splitList(*cluster.parent), *cluster.parentToken) }()
+				err = serveHub(ctx, env, r, *addr, splitList(*urls), *token, nil)
+				stop()
+				if uerr := <-uplink; err == nil {
+					err = uerr
+				}
+				return err
 			}
 		},
 	}
@@ -62,9 +88,16 @@ func openHub(dir string, opts node.Options, env *Env) (*node.Replica, error) {
 		return nil, usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", region)
 	}
 	opts.Logger = env.Log
+	if err := refuseClusterDir(dir); err != nil {
+		return nil, fmt.Errorf("%w (start a member with --raft / 集群成员请加 --raft 启动)", err)
+	}
 	r, err := node.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w (a new store needs --id and --region / 新建数据目录需要 --id 和 --region)", err)
+	}
+	if err := refuseClusterReplica(dir, r); err != nil {
+		_ = r.Close()
+		return nil, err
 	}
 	st := r.Status()
 	env.Log.Info("hub store open", "pebble", r.PebbleOptionsSummary(), "dir", dir, "node", st.Node, "region", st.Region, "cases", st.Cases, "ops", st.FeedSeq)
@@ -86,13 +119,7 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 	}
 	hub := sync.NewHub(sync.HubConfig{Replica: r, Logger: env.Log, URLs: urls})
 	h := server.NewStationHandler(server.StationConfig{Replica: r, Logger: env.Log, Role: "hub",
-		Sync: hub, Enroll: hub.EnrollHandler(token), Peers: func() []server.PeerStatus {
-			var out []server.PeerStatus
-			for _, p := range hub.Sessions() {
-				out = append(out, server.PeerStatus{ID: p.Station, Connected: true})
-			}
-			return out
-		}})
+		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: hubPeers(hub)})
 	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync")
 	if ready != nil {
 		ready(ln.Addr())

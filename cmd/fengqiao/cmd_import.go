@@ -38,6 +38,8 @@ bundle; importing a bundle twice changes nothing).`,
 				Command: "fengqiao import --dir /var/lib/fengqiao cases.jsonl"},
 			{Comment: "中心导入站点带来的同步包 / a hub imports a station's bundle",
 				Command: "fengqiao import --dir /var/lib/fengqiao-hub zs-chengguan.fqb"},
+			{Comment: "上传到运行中的中心（集群） / upload to a running hub (a cluster)",
+				Command: "fengqiao import --hub http://10.0.0.1:8741 zs-chengguan.fqb"},
 			{Comment: "导入台账到新库 / import a ledger into a new store",
 				Command: "fengqiao import --dir ./st --id zs-chengguan --region 420323100 台账.csv"},
 		},
@@ -48,7 +50,14 @@ bundle; importing a bundle twice changes nothing).`,
 			author := fs.String("author", "import", "记录为操作人的账号 / account recorded as the author")
 			batch := fs.Int("batch", 1000, "每批写入的记录数 / records per synced batch")
 			asJSON := fs.Bool("json", false, "以 JSON 输出结果 / print the report as JSON")
+			hubURL := fs.String("hub", "", "把同步包上传到运行中的中心（集群中心须用此方式） / upload a bundle to a running hub (the way for a cluster hub)")
 			return func(ctx context.Context, env *Env, args []string) error {
+				if *hubURL != "" {
+					if len(args) != 1 || !isBundle(args[0]) {
+						return usageErrorf("--hub takes one sync bundle / --hub 只能上传一个同步包")
+					}
+					return uploadBundle(ctx, env, *hubURL, args[0], *asJSON)
+				}
 				if *dir == "" || len(args) != 1 {
 					return usageErrorf("need --dir and one FILE / 需要 --dir 和一个文件")
 				}

@@ -35,6 +35,10 @@ type HubConfig struct {
 	Dir      string
 	Stations int // simulated stations pushing at once; default 10
 	BatchOps int // ops per push (one raft entry); default 500
+	// HalfLoad, after the run at full speed, runs again with the stations pushing on a
+	// schedule that offers half the ops/s the full run reached, and reports the push-ack
+	// latency under that load (from each push's scheduled time, so a late start counts).
+	HalfLoad bool
 	Log      *slog.Logger
 	Progress io.Writer
 }
@@ -56,6 +60,15 @@ type HubResult struct {
 	BaselineSeconds   float64 `json:"baseline_seconds"`
 	BaselineOpsPerSec float64 `json:"baseline_ops_per_sec"`
 	OverBaseline      float64 `json:"over_baseline"`
+	// What the baseline's FSM writes per byte of entry: the replica's own write volume,
+	// measured on a member after the hub run (WAL bytes and keys per entry byte).
+	BaselineWALBytesPerOp float64 `json:"baseline_wal_bytes_per_op"`
+	BaselineKeysPerOp     float64 `json:"baseline_keys_per_op"`
+	// The half-load run (HubConfig.HalfLoad).
+	HalfLoadOffered   float64 `json:"half_load_offered_ops_per_sec,omitempty"`
+	HalfLoadOpsPerSec float64 `json:"half_load_ops_per_sec,omitempty"`
+	HalfLoadP50Millis float64 `json:"half_load_ack_p50_ms,omitempty"`
+	HalfLoadP99Millis float64 `json:"half_load_ack_p99_ms,omitempty"`
 }
 
 // Hub measures a 3-member hub (three raft servers in this process, TCP transport on
@@ -99,24 +112,50 @@ func Hub(ctx context.Context, cfg HubConfig) (HubResult, error) {
 	res.Ops = ops
 
 	note(cfg.Progress, "pushing %d ops in %d entries through a 3-member hub", ops, countEntries(entries))
-	secs, lat, err := runHub(ctx, filepath.Join(dir, "hub"), entries, logger, false)
+	full, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "hub"), entries: entries, log: logger})
 	if err != nil {
 		return res, err
 	}
-	res.Seconds = secs
-	res.OpsPerSec = float64(ops) / secs
-	res.EntriesPerSec = float64(countEntries(entries)) / secs
-	slices.Sort(lat)
-	res.AckP50Millis = float64(lat[len(lat)/2].Microseconds()) / 1000
-	res.AckP99Millis = float64(lat[len(lat)*99/100].Microseconds()) / 1000
+	res.Seconds = full.secs
+	res.OpsPerSec = float64(ops) / full.secs
+	res.EntriesPerSec = float64(countEntries(entries)) / full.secs
+	res.AckP50Millis, res.AckP99Millis = percentiles(full.lat)
 
-	note(cfg.Progress, "baseline: plain raft, the same entries written to Pebble")
-	if res.BaselineSeconds, _, err = runHub(ctx, filepath.Join(dir, "baseline"), entries, logger, true); err != nil {
+	// The baseline writes, per entry byte, what the replica wrote per entry byte.
+	entryBytes := 0
+	for _, es := range entries {
+		for _, e := range es {
+			entryBytes += len(e)
+		}
+	}
+	shape := &baselineShape{bytesPerByte: float64(full.walBytes) / float64(entryBytes), keysPerByte: float64(full.keys) / float64(entryBytes)}
+	res.BaselineWALBytesPerOp, res.BaselineKeysPerOp = float64(full.walBytes)/float64(ops), float64(full.keys)/float64(ops)
+	note(cfg.Progress, "baseline: plain raft, its FSM writing the replica's volume (%.0f bytes, %.1f keys per op) to Pebble",
+		res.BaselineWALBytesPerOp, res.BaselineKeysPerOp)
+	base, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "baseline"), entries: entries, log: logger, baseline: shape})
+	if err != nil {
 		return res, err
 	}
+	res.BaselineSeconds = base.secs
 	res.BaselineOpsPerSec = float64(ops) / res.BaselineSeconds
 	res.OverBaseline = res.OpsPerSec / res.BaselineOpsPerSec
+
+	if cfg.HalfLoad {
+		res.HalfLoadOffered = res.OpsPerSec / 2
+		note(cfg.Progress, "half load: %.0f ops/s offered by %d stations on a schedule", res.HalfLoadOffered, cfg.Stations)
+		half, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "half"), entries: entries, log: logger, rate: res.HalfLoadOffered})
+		if err != nil {
+			return res, err
+		}
+		res.HalfLoadOpsPerSec = float64(ops) / half.secs
+		res.HalfLoadP50Millis, res.HalfLoadP99Millis = percentiles(half.lat)
+	}
 	return res, nil
+}
+
+func percentiles(lat []time.Duration) (p50, p99 float64) {
+	slices.Sort(lat)
+	return float64(lat[len(lat)/2].Microseconds()) / 1000, float64(lat[len(lat)*99/100].Microseconds()) / 1000
 }
 
 func countEntries(e [][][]byte) int {
@@ -207,10 +246,27 @@ type benchMember struct {
 	base  *pebbleFSM
 }
 
-// runHub starts three members in dir, pushes every station's entries concurrently through
-// the leader, and returns the seconds it took and each push's ack latency. baseline runs
-// plain raft with an FSM that writes the entry bytes to Pebble.
-func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Logger, baseline bool) (float64, []time.Duration, error) {
+// hubRun is one run of runHub.
+type hubRun struct {
+	dir      string
+	entries  [][][]byte // per station, its entries in order
+	log      *slog.Logger
+	baseline *baselineShape // plain raft whose FSM writes this volume; nil: the hub
+	rate     float64        // ops/s offered on a schedule; 0: each station as fast as acks come
+}
+
+// hubRunResult is what a run measured: its seconds, each push's ack latency and, for the
+// hub, member 0's write volume.
+type hubRunResult struct {
+	secs           float64
+	lat            []time.Duration
+	walBytes, keys uint64
+}
+
+// runHub starts three members in run.dir and pushes every station's entries concurrently
+// through the leader.
+func runHub(ctx context.Context, run hubRun) (res hubRunResult, err error) {
+	dir, entries, logger, baseline := run.dir, run.entries, run.log, run.baseline != nil
 	var members []*benchMember
 	var servers []raft.Server
 	defer func() {
@@ -236,10 +292,10 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 	if !baseline {
 		seed, err := node.Open(seedDir, node.Options{NodeID: "bench-hub", Region: benchHubRegion, Logger: logger})
 		if err != nil {
-			return 0, nil, err
+			return res, err
 		}
 		if err := seed.Close(); err != nil {
-			return 0, nil, err
+			return res, err
 		}
 	}
 	for i := range 3 {
@@ -248,31 +304,31 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 		members = append(members, m)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return 0, nil, err
+			return res, err
 		}
 		addr := ln.Addr().(*net.TCPAddr)
 		ln.Close()
 		if m.trans, err = raft.NewTCPTransport(addr.String(), addr, 8, 10*time.Second, io.Discard); err != nil {
-			return 0, nil, err
+			return res, err
 		}
 		if m.store, err = raftstore.Open(filepath.Join(mdir, "raft"), raftstore.Options{Logger: logger}); err != nil {
-			return 0, nil, err
+			return res, err
 		}
 		servers = append(servers, raft.Server{ID: raft.ServerID(fmt.Sprint("m", i)), Address: m.trans.LocalAddr()})
 		if baseline {
-			db, err := pebble.Open(filepath.Join(mdir, "fsm"), &pebble.Options{})
+			db, err := pebble.Open(filepath.Join(mdir, "fsm"), &pebble.Options{MemTableSize: 64 << 20, Logger: quietPebble{}}) // as node.HubDefaults
 			if err != nil {
-				return 0, nil, err
+				return res, err
 			}
-			m.base = &pebbleFSM{db: db}
+			m.base = &pebbleFSM{db: db, shape: *run.baseline}
 		} else {
 			if err := dirs.Copy(seedDir, filepath.Join(mdir, "replica")); err != nil {
-				return 0, nil, err
+				return res, err
 			}
 			hd := node.HubDefaults()
 			hd.Logger = logger
 			if m.fsm, err = hub.OpenFSM(filepath.Join(mdir, "replica"), hd, logger); err != nil {
-				return 0, nil, err
+				return res, err
 			}
 		}
 	}
@@ -282,7 +338,7 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 		conf.LogOutput = io.Discard
 		conf.SnapshotThreshold, conf.SnapshotInterval = 1<<40, time.Hour
 		if err := raft.BootstrapCluster(conf, m.store, m.store, raft.NewInmemSnapshotStore(), m.trans, raft.Configuration{Servers: servers}); err != nil {
-			return 0, nil, err
+			return res, err
 		}
 		var fsm raft.FSM = m.base
 		if !baseline {
@@ -290,7 +346,7 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 		}
 		r, err := raft.NewRaft(conf, fsm, m.store, m.store, raft.NewInmemSnapshotStore(), m.trans)
 		if err != nil {
-			return 0, nil, err
+			return res, err
 		}
 		m.raft = r
 	}
@@ -307,7 +363,7 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 		return nil, fmt.Errorf("no raft leader within 30s")
 	}
 	if _, err := leader(); err != nil {
-		return 0, nil, err
+		return res, err
 	}
 	var (
 		mu   sync.Mutex
@@ -318,10 +374,11 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 	start := time.Now()
 	for _, es := range entries {
 		wg.Add(1)
+		sched := newSchedule(start, es, run.rate/float64(len(entries)))
 		go func() {
 			defer wg.Done()
-			for _, e := range es {
-				t0 := time.Now()
+			for k, e := range es {
+				t0 := sched.wait(ctx, k)
 				for {
 					l, err := leader()
 					if err != nil {
@@ -356,20 +413,16 @@ func runHub(ctx context.Context, dir string, entries [][][]byte, logger *slog.Lo
 	wg.Wait()
 	secs := time.Since(start).Seconds()
 	if len(errs) > 0 {
-		return 0, nil, errs[0]
+		return res, errs[0]
 	}
-	return secs, lat, ctx.Err()
+	res.secs, res.lat = secs, lat
+	if !baseline {
+		if res.walBytes, res.keys, err = members[0].fsm.Replica().WriteVolume(); err != nil {
+			return res, err
+		}
+	}
+	return res, ctx.Err()
 }
-
-// pebbleFSM is the baseline's state machine: each entry's bytes under its index, synced.
-type pebbleFSM struct{ db *pebble.DB }
-
-func (f *pebbleFSM) Apply(l *raft.Log) any {
-	return f.db.Set(be64key(l.Index), l.Data, pebble.Sync)
-}
-
-func (f *pebbleFSM) Snapshot() (raft.FSMSnapshot, error) { return nil, fmt.Errorf("no snapshots") }
-func (f *pebbleFSM) Restore(rc io.ReadCloser) error      { rc.Close(); return fmt.Errorf("no snapshots") }
 
 func be64key(v uint64) []byte {
 	b := make([]byte, 8)

@@ -72,6 +72,10 @@ type Options struct {
 	// ReorderWindow is how long a message held back by Reorder waits for a next message; when
 	// none comes it is sent alone. 0 means 200ms.
 	ReorderWindow time.Duration
+	// Raw makes the proxy a plain TCP proxy: bytes pass through unparsed from the first
+	// (for protocols other than websockets, such as Raft over TLS), still cuttable and
+	// blockable, never faulted.
+	Raw bool
 	// CutGrace bounds how long CutAll waits for a busy connection to reach a frame it can cut
 	// in the middle before closing it anyway. 0 means 1s.
 	CutGrace time.Duration

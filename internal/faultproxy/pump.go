@@ -93,6 +93,9 @@ func (pu *pump) run() {
 // serve passes the HTTP header block through, then frames when both sides agreed on a
 // websocket upgrade, or raw bytes otherwise (a refused upgrade, a plain HTTP request).
 func (pu *pump) serve() error {
+	if pu.c.p.opts.Raw {
+		return pu.raw()
+	}
 	hdr, err := pu.readHeader()
 	if err != nil {
 		return err

@@ -31,7 +31,14 @@
 // (forward.go: POST /raft/propose to the leader, signed with the hub's key, which every
 // member holds and nobody else does).
 //
-// Not built yet (the hub issue): a shared hub identity made at bootstrap (tests clone one
-// store), membership (join, remove, rejoin), the uplink to a city hub, TLS on the Raft
-// transport and on forwarding, the hub command's --raft flags.
+// Cluster (cluster*.go) is a member over its whole life: empty until it bootstraps a new hub
+// (only when every listed peer reports, authenticated by the cluster token, that it is empty)
+// or joins one (receiving the hub identity encrypted to a one-time key; a new member only
+// through the leader, which adds it as a voter); then running, with its Raft transport over
+// mutual TLS whose certificates the shared hub key issues (tls.go). Member records in the
+// replicated state keep an id that ran, or was removed, from ever joining again: a member that
+// lost its data rejoins under a new id. Status reports state, leader, term, indexes, members.
+//
+// Not built yet: hub-written ops (their seq and chain assigned inside apply), TLS on the HTTP
+// side, a partition test with real processes.
 package hub

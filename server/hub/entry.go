@@ -10,9 +10,14 @@ import (
 	"github.com/fengqiao/fengqiao/node"
 )
 
-// EntryVersion is the format of the entries this build writes; it reads every version up to
-// it. A newer entry is refused with ErrNewerEntry.
-const EntryVersion = 1
+// EntryVersion is the newest format this build writes; it reads every version up to it. A
+// newer entry is refused with ErrNewerEntry. Each entry carries the lowest version that can
+// express it, so that members of an older build keep applying what they can read:
+//
+//	1: a batch; its writer rule is [node, scopes]
+//	2: the writer rule may be [node, scopes, anyOrigin] (a county hub forwarding its
+//	   stations' ops to its city hub)
+const EntryVersion = 2
 
 // Entry kinds.
 const (
@@ -43,7 +48,11 @@ var (
 func EncodeBatch(b *node.Batch) []byte {
 	return mp.Encode(func(w *mp.Writer) {
 		w.ArrayLen(12)
-		w.Uint(EntryVersion)
+		version := uint64(1)
+		if b.Writer != nil && b.Writer.AnyOrigin {
+			version = 2
+		}
+		w.Uint(version)
 		w.Uint(kindBatch)
 		w.String(b.From)
 		w.Int(b.ReceivedAt)
@@ -58,11 +67,14 @@ func EncodeBatch(b *node.Batch) []byte {
 			w.Nil()
 		}
 		if b.Writer != nil {
-			w.ArrayLen(2)
+			w.ArrayLen(2 + btoi(b.Writer.AnyOrigin))
 			w.String(b.Writer.Node)
 			w.ArrayLen(len(b.Writer.Scopes))
 			for _, s := range b.Writer.Scopes {
 				w.String(s)
+			}
+			if b.Writer.AnyOrigin {
+				w.Bool(true)
 			}
 		} else {
 			w.Nil()
@@ -142,11 +154,14 @@ func DecodeEntry(data []byte) (node.Batch, error) {
 		rd.Skip()
 	}
 	if !rd.PeekNil() {
-		rd.ExpectArray(2, 2)
+		n := rd.ExpectArray(2, 3)
 		rule := &node.WriterRule{Node: rd.String(maxIDLen)}
 		k := rd.ArrayLen(maxEntryScopes)
 		for i := 0; i < k && rd.Err() == nil; i++ {
 			rule.Scopes = append(rule.Scopes, rd.String(maxIDLen))
+		}
+		if n == 3 {
+			rule.AnyOrigin = rd.Bool()
 		}
 		b.Writer = rule
 	} else {
@@ -207,4 +222,17 @@ func DecodeEntry(data []byte) (node.Batch, error) {
 		return node.Batch{}, fmt.Errorf("%w: %v", ErrBadEntry, err)
 	}
 	return b, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// EntryOps reports how many ops a batch entry carries (benchmarks pace by it).
+func EntryOps(data []byte) (int, error) {
+	b, err := DecodeEntry(data)
+	return len(b.Ops), err
 }

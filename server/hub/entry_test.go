@@ -43,13 +43,31 @@ func TestEntry_RoundTrip(t *testing.T) {
 	}
 }
 
+// A county hub's batch at its city (a writer rule allowing any origin) travels as a version-2
+// entry; a station's stays version 1, byte for byte what older members read.
+func TestEntry_HubPeerRuleIsVersion2(t *testing.T) {
+	b := sampleBatch()
+	if v := hub.EncodeBatch(&b)[1]; v != 1 {
+		t.Fatalf("a station's batch is written as version %d", v)
+	}
+	b.Writer.AnyOrigin = true
+	data := hub.EncodeBatch(&b)
+	if data[1] != 2 {
+		t.Fatalf("a hub peer's batch is written as version %d", data[1])
+	}
+	got, err := hub.DecodeEntry(data)
+	if err != nil || !got.Writer.AnyOrigin || got.Writer.Node != "stA" || len(got.Writer.Scopes) != 2 {
+		t.Fatalf("decoded %+v, %v", got.Writer, err)
+	}
+}
+
 // An entry of a newer format is refused as such (the member stops, never guesses); garbage
 // and length bombs are refused without allocating what they declare.
 func TestEntry_RefusesNewerAndMalformed(t *testing.T) {
 	b := sampleBatch()
 	data := hub.EncodeBatch(&b)
 	newer := append([]byte(nil), data...)
-	newer[1] = 2 // version, a positive fixint after the array header
+	newer[1] = hub.EntryVersion + 1 // version, a positive fixint after the array header
 	if _, err := hub.DecodeEntry(newer); !errors.Is(err, hub.ErrNewerEntry) {
 		t.Errorf("newer entry: %v", err)
 	}
@@ -93,7 +111,7 @@ func TestFSM_StopsAtAnEntryItCannotRead(t *testing.T) {
 	b.Writer, b.Heads, b.Left = nil, nil, nil
 	data := hub.EncodeBatch(&b)
 	newer := append([]byte(nil), data...)
-	newer[1] = 2
+	newer[1] = hub.EntryVersion + 1
 	res := fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: newer}).(hub.ApplyResult)
 	if !errors.Is(res.Err, hub.ErrNewerEntry) || !errors.Is(fsm.Stopped(), hub.ErrNewerEntry) {
 		t.Fatalf("newer entry: result %v, stopped %v", res.Err, fsm.Stopped())

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fengqiao/fengqiao/cases"
 	"io"
 	"net/http"
 	"time"
@@ -42,6 +43,48 @@ type forwardAnswer struct {
 	Result node.Result `json:"result"`
 	Err    string      `json:"err,omitempty"`
 	Kind   string      `json:"kind,omitempty"` // chain, origin, signature: the replica's refusal
+	// For an entry of the hub's own writes: each change's op (encoded) or refusal.
+	Ops        [][]byte            `json:"ops,omitempty"`
+	ChangeErrs []*cases.FieldError `json:"change_errs,omitempty"`
+}
+
+// setWrites carries a write entry's results over HTTP.
+func (a *forwardAnswer) setWrites(res ApplyResult) {
+	for _, op := range res.Ops {
+		if op.Case == "" {
+			a.Ops = append(a.Ops, nil)
+		} else {
+			a.Ops = append(a.Ops, op.Encode())
+		}
+	}
+	for _, err := range res.ChangeErrs {
+		var fe *cases.FieldError
+		if err != nil && !errors.As(err, &fe) {
+			fe = &cases.FieldError{Code: "invalid", Zh: "修改无效", En: err.Error()}
+		}
+		a.ChangeErrs = append(a.ChangeErrs, fe)
+	}
+}
+
+func (a *forwardAnswer) writes(res *ApplyResult) error {
+	for _, b := range a.Ops {
+		var op cases.Op
+		if b != nil {
+			var err error
+			if op, err = cases.DecodeOp(b); err != nil {
+				return fmt.Errorf("forwarded answer: op: %w", err)
+			}
+		}
+		res.Ops = append(res.Ops, op)
+	}
+	for _, fe := range a.ChangeErrs {
+		if fe == nil {
+			res.ChangeErrs = append(res.ChangeErrs, nil)
+		} else {
+			res.ChangeErrs = append(res.ChangeErrs, fe)
+		}
+	}
+	return nil
 }
 
 // ForwardHandler serves POST /raft/propose on this member.
@@ -71,6 +114,7 @@ func (m *Member) ForwardHandler() http.Handler {
 			return
 		}
 		ans := forwardAnswer{Index: res.Index, Result: res.Result}
+		ans.setWrites(res)
 		if res.Err != nil {
 			ans.Err = res.Err.Error()
 			switch {
@@ -90,12 +134,21 @@ func (m *Member) ForwardHandler() http.Handler {
 // HTTPForward returns a MemberOptions.Forward that POSTs entries to the current leader's
 // ForwardPath, signed with the hub's key. urls maps raft server ids to members' base URLs.
 func HTTPForward(r *raft.Raft, sign func(msg []byte) []byte, urls map[raft.ServerID]string, client *http.Client) func(context.Context, []byte) (ApplyResult, error) {
+	return HTTPForwardTo(r, sign, func(id raft.ServerID) (string, bool) {
+		u, ok := urls[id]
+		return u, ok
+	}, client)
+}
+
+// HTTPForwardTo is HTTPForward with the members' URLs looked up when needed (a cluster
+// learns them from its member records as members join).
+func HTTPForwardTo(r *raft.Raft, sign func(msg []byte) []byte, urlOf func(raft.ServerID) (string, bool), client *http.Client) func(context.Context, []byte) (ApplyResult, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
 	return func(ctx context.Context, entry []byte) (ApplyResult, error) {
 		_, id := r.LeaderWithID()
-		base, ok := urls[id]
+		base, ok := urlOf(id)
 		if !ok {
 			return ApplyResult{}, ErrNotLeader
 		}
@@ -122,6 +175,9 @@ func HTTPForward(r *raft.Raft, sign func(msg []byte) []byte, urls map[raft.Serve
 			return ApplyResult{}, fmt.Errorf("forward to %s: answer: %w", id, err)
 		}
 		res := ApplyResult{Index: ans.Index, Result: ans.Result}
+		if err := ans.writes(&res); err != nil {
+			return ApplyResult{}, err
+		}
 		if ans.Err != "" {
 			kind := map[string]error{"chain": node.ErrChainBroken, "origin": node.ErrForgedOrigin, "signature": node.ErrBadSignature}[ans.Kind]
 			if kind != nil {

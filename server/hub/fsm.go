@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fengqiao/fengqiao/cases"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,7 @@ func OpenFSM(dir string, opts node.Options, log *slog.Logger) (*FSM, error) {
 	}
 	f := NewFSM(r, log)
 	f.dir, f.opts = dir, opts
-	f.opts.NodeID, f.opts.Region, f.opts.NewIncarnation = "", "", false // reopen what is there
+	f.opts.NodeID, f.opts.Region, f.opts.NewIncarnation, f.opts.Identity = "", "", false, nil // reopen what is there
 	return f, nil
 }
 
@@ -73,6 +74,10 @@ type ApplyResult struct {
 	Result node.Result
 	Index  uint64 // the entry's index: a follower read waits until its replica applied it
 	Err    error  // the batch was refused (a broken chain, a forged origin): nothing applied
+	// Ops and ChangeErrs answer an entry of the hub's own writes, one of each per change: the
+	// op made, or why the change was refused (a *cases.FieldError).
+	Ops        []cases.Op
+	ChangeErrs []error
 }
 
 // Apply applies one committed entry. An entry the replica refuses (an integrity failure the
@@ -84,6 +89,13 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	if err := f.stopped.Load(); err != nil {
 		return ApplyResult{Index: l.Index, Err: *err}
+	}
+	kind, err := entryKind(l.Data)
+	if err != nil {
+		return f.stop(l.Index, err)
+	}
+	if kind == kindWrite {
+		return f.applyWrite(l.Index, l.Data)
 	}
 	b, err := DecodeEntry(l.Data)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/fengqiao/fengqiao/cases"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -178,9 +179,43 @@ func (m *Member) CaseScopes(id string) ([]string, error) { return m.fsm.Replica(
 func (m *Member) PeerCheckpoint(peer string) (node.Checkpoint, error) {
 	return m.fsm.Replica().PeerCheckpoint(peer)
 }
-func (m *Member) Notify() <-chan struct{}             { return m.fsm.Replica().Notify() }
-func (m *Member) Status() node.Status                 { return m.fsm.Replica().Status() }
-func (m *Member) Doc(kind, id string) ([]byte, error) { return m.fsm.Replica().Doc(kind, id) }
+func (m *Member) Notify() <-chan struct{} { return m.fsm.Replica().Notify() }
+func (m *Member) Status() node.Status     { return m.fsm.Replica().Status() }
+
+// Doc reads a document (an enrollment, a secret) from this member's replica. A miss on a
+// member that is behind what it knows is committed (a station enrolled through another
+// member a moment ago) waits, briefly, for its replica to apply that much and looks again.
+func (m *Member) Doc(kind, id string) ([]byte, error) {
+	v, err := m.fsm.Replica().Doc(kind, id)
+	if err == nil || !errors.Is(err, node.ErrNotFound) {
+		return v, err
+	}
+	// A follower holds entries before it learns they are committed (the leader tells it
+	// within raft's CommitTimeout, 50–100 ms): wait for what it holds, not only for what it
+	// knows is committed.
+	if last := m.raft.LastIndex(); m.raft.AppliedIndex() < last {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for m.raft.AppliedIndex() < last && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return m.fsm.Replica().Doc(kind, id)
+	}
+	return v, err
+}
 func (m *Member) Docs(kind string, fn func(id string, value []byte) error) error {
 	return m.fsm.Replica().Docs(kind, fn)
 }
+func (m *Member) Case(id string) (*cases.Case, []cases.Stored, error) {
+	return m.fsm.Replica().Case(id)
+}
+func (m *Member) List(q node.Query) (node.Page, error) { return m.fsm.Replica().List(q) }
+func (m *Member) Quarantined(after uint64, limit int) ([]node.QuarantinedOp, error) {
+	return m.fsm.Replica().Quarantined(after, limit)
+}
+
+// KeyspaceDigest hashes the member's replicated keyspace (members compare it).
+func (m *Member) KeyspaceDigest() ([32]byte, error) { return m.fsm.Replica().KeyspaceDigest() }

@@ -1,0 +1,54 @@
+package hub
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/hashicorp/raft"
+)
+
+// ClusterStatus is the member's view of its cluster, for /api/v1/status. Field names are a
+// stable interface.
+type ClusterStatus struct {
+	Member       string `json:"member"`
+	State        string `json:"state"` // empty, Follower, Candidate, Leader, Shutdown
+	Leader       string `json:"leader,omitempty"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	LastIndex    uint64 `json:"last_index"`
+	// SnapshotIndex is the index of the member's latest snapshot (taken, or installed from
+	// the leader): a member that joined with nothing and shows one caught up by snapshot.
+	SnapshotIndex uint64          `json:"snapshot_index"`
+	Members       []ClusterMember `json:"members"`
+}
+
+// ClusterMember is one server of the Raft configuration.
+type ClusterMember struct {
+	ID    string `json:"id"`
+	Raft  string `json:"raft"`
+	URL   string `json:"url,omitempty"`
+	Voter bool   `json:"voter"`
+}
+
+// Status reports the member's Raft state, leader, term, indexes and members.
+func (c *Cluster) Status() ClusterStatus {
+	st := ClusterStatus{Member: c.cfg.MemberID, State: "empty", Members: []ClusterMember{}}
+	r := c.Raft()
+	if r == nil {
+		return st
+	}
+	st.State = r.State().String()
+	_, leader := r.LeaderWithID()
+	st.Leader = string(leader)
+	st.Term, st.CommitIndex, st.AppliedIndex, st.LastIndex = r.CurrentTerm(), r.CommitIndex(), r.AppliedIndex(), r.LastIndex()
+	st.SnapshotIndex, _ = strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)
+	if fut := r.GetConfiguration(); fut.Error() == nil {
+		for _, s := range fut.Configuration().Servers {
+			u, _ := c.memberURL(s.ID)
+			st.Members = append(st.Members, ClusterMember{ID: string(s.ID), Raft: string(s.Address), URL: u, Voter: s.Suffrage == raft.Voter})
+		}
+	}
+	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].ID < st.Members[j].ID })
+	return st
+}
