@@ -372,9 +372,9 @@ func runHub(ctx context.Context, run hubRun) (res hubRunResult, err error) {
 		wg   sync.WaitGroup
 	)
 	start := time.Now()
-	for _, es := range entries {
+	for i, es := range entries {
 		wg.Add(1)
-		sched := newSchedule(start, es, run.rate/float64(len(entries)))
+		sched := newSchedule(start, es, run.rate/float64(len(entries)), i, len(entries))
 		go func() {
 			defer wg.Done()
 			for k, e := range es {

@@ -14,27 +14,32 @@ import (
 )
 
 // schedule paces one simulated station: with a rate, entry k is due when the station's ops
-// before it, at rate ops/s, have been offered; without one, each entry goes as soon as the
-// previous is acknowledged. wait returns the time the push counts from — its due time, so a
+// before it, at rate ops/s, have been offered, shifted by the station's phase (station i of
+// n starts i/n of its first interval late, so that stations do not all push at the same
+// instant); without one, each entry goes as soon as the previous is acknowledged. wait returns the time the push counts from — its due time, so a
 // push that starts late because the hub is behind counts its wait (no coordinated omission).
 type schedule struct {
 	start time.Time
 	due   []time.Duration
 }
 
-func newSchedule(start time.Time, entries [][]byte, rate float64) *schedule {
+func newSchedule(start time.Time, entries [][]byte, rate float64, station, stations int) *schedule {
 	s := &schedule{start: start}
-	if rate <= 0 {
+	if rate <= 0 || len(entries) == 0 {
 		return s
 	}
-	ops := 0
-	for _, e := range entries {
-		s.due = append(s.due, time.Duration(float64(ops)/rate*float64(time.Second)))
-		n, err := hub.EntryOps(e)
-		if err != nil {
-			n = 1
+	sizes := make([]int, len(entries))
+	for i, e := range entries {
+		if n, err := hub.EntryOps(e); err == nil {
+			sizes[i] = n
+		} else {
+			sizes[i] = 1
 		}
-		ops += n
+	}
+	ops := float64(sizes[0]) * float64(station) / float64(max(1, stations)) // the phase
+	for _, n := range sizes {
+		s.due = append(s.due, time.Duration(ops/rate*float64(time.Second)))
+		ops += float64(n)
 	}
 	return s
 }
