@@ -115,15 +115,24 @@ func (s *Station) Run(ctx context.Context) error {
 			backoff = s.cfg.MinBackoff // it was a real session: come back quickly
 		}
 		s.log.Info("sync session ended", "url", url, "err", err)
-		wait := time.Duration(rand.Int64N(int64(backoff)) + int64(backoff)/2)
-		backoff = min(2*backoff, s.cfg.MaxBackoff)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoffWait(ctx, &backoff, s.cfg.MaxBackoff) {
 			return nil
 		}
+	}
+}
+
+// backoffWait waits a jittered backoff (from half to one and a half times *backoff), then
+// doubles *backoff up to max. It reports false when ctx ended first.
+func backoffWait(ctx context.Context, backoff *time.Duration, max time.Duration) bool {
+	wait := time.Duration(rand.Int64N(int64(*backoff)) + int64(*backoff)/2)
+	*backoff = min(2*(*backoff), max)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

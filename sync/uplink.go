@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	gosync "sync"
 	"time"
@@ -130,13 +129,7 @@ func (u *Uplink) enroll(ctx context.Context) (*HubInfo, error) {
 			return nil, err
 		}
 		u.log.Warn("cannot enroll at the parent hub yet, will retry / 暂时无法在上级中心登记，稍后重试", "url", url, "err", err)
-		wait := time.Duration(rand.Int64N(int64(backoff)) + int64(backoff)/2)
-		backoff = min(2*backoff, u.cfg.MaxBackoff)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoffWait(ctx, &backoff, u.cfg.MaxBackoff) {
 			return nil, nil
 		}
 	}
