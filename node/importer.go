@@ -153,71 +153,118 @@ func importRecords[T any](ctx context.Context, r *Replica, data io.ReaderAt, siz
 	prefixHash := sha256.New()
 	var hashed int64
 	var rep ImportReport
-	var batch []Change
-	var numbers []int
-	last, lastEnd := 0, int64(0)
-	flush := func() error {
-		if len(batch) == 0 && lastEnd <= hashed {
-			return nil
+	// Records are read and parsed one batch ahead, on a goroutine of their own, while the
+	// previous batch is validated and written: parsing is a large part of an import's CPU,
+	// and a station has a second core.
+	pctx, stop := context.WithCancel(ctx)
+	batches := make(chan *importBatch, 1)
+	go parseBatches(pctx, start, opts.BatchSize, next, parse, batches)
+	defer func() {
+		stop()
+		for range batches { // the parser has stopped reading when it closes batches
 		}
-		if _, err := io.Copy(prefixHash, io.NewSectionReader(data, hashed, lastEnd-hashed)); err != nil {
-			return fmt.Errorf("hash import file: %w", err)
+	}()
+	for b := range batches {
+		if b.err != nil {
+			return rep, b.err
 		}
-		hashed = lastEnd
-		v := be64(be64(nil, uint64(last)), uint64(lastEnd))
-		_, errs, err := r.WriteBatch(ctx, batch, &Progress{Key: progressKey, Value: prefixHash.Sum(v)})
+		rep.Lines += b.lines
+		rep.Skipped += b.skipped
+		for _, rj := range b.rejects {
+			rep.reject(rj.line, rj.err)
+		}
+		if b.lastEnd <= start || (len(b.changes) == 0 && b.lastEnd <= hashed) {
+			continue // nothing past what an earlier import did, or nothing new to record
+		}
+		if _, err := io.Copy(prefixHash, io.NewSectionReader(data, hashed, b.lastEnd-hashed)); err != nil {
+			return rep, fmt.Errorf("hash import file: %w", err)
+		}
+		hashed = b.lastEnd
+		v := be64(be64(nil, uint64(b.last)), uint64(b.lastEnd))
+		_, errs, err := r.WriteBatch(ctx, b.changes, &Progress{Key: progressKey, Value: prefixHash.Sum(v)})
 		if err != nil {
-			return err
+			return rep, fmt.Errorf("import record %d: %w", b.last, err)
 		}
 		for i, e := range errs {
 			if e == nil {
 				rep.Ops++
 			} else {
-				rep.reject(numbers[i], e)
+				rep.reject(b.numbers[i], e)
 			}
 		}
-		batch, numbers = batch[:0], numbers[:0]
 		if opts.Progress != nil {
 			opts.Progress(rep)
 		}
-		return nil
 	}
+	return rep, ctx.Err()
+}
+
+// importBatch is one batch of parsed records, in file order: the changes to write and the
+// records refused before writing (parse errors), with the position the batch ends at.
+type importBatch struct {
+	changes        []Change
+	numbers        []int // record number of each change
+	rejects        []lineReject
+	lines, skipped int
+	last           int   // the last record read
+	lastEnd        int64 // the file offset it ends at
+	err            error // reading failed: the import stops here
+}
+
+type lineReject struct {
+	line int
+	err  error
+}
+
+// parseBatches reads and parses records into batches of size changes until the end of the
+// file, an error or ctx's end, and closes out. Records ending at or before start were done
+// by an earlier import and are counted as skipped.
+func parseBatches[T any](ctx context.Context, start int64, size int, next func() (int, T, int64, error),
+	parse func(T) (Change, bool, error), out chan<- *importBatch) {
+	defer close(out)
+	send := func(b *importBatch) bool {
+		select {
+		case out <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	b := &importBatch{}
 	for {
 		n, rec, end, err := next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return rep, err
+			b.err = err
+			send(b)
+			return
 		}
-		last, lastEnd = n, end
-		rep.Lines++
+		b.last, b.lastEnd = n, end
+		b.lines++
 		if end <= start {
-			rep.Skipped++
+			b.skipped++
 			continue
 		}
 		ch, ok, err := parse(rec)
-		if err != nil {
-			rep.reject(n, err)
-			continue
+		switch {
+		case err != nil:
+			b.rejects = append(b.rejects, lineReject{n, err})
+		case ok:
+			b.changes = append(b.changes, ch)
+			b.numbers = append(b.numbers, n)
 		}
-		if !ok {
-			continue
-		}
-		batch = append(batch, ch)
-		numbers = append(numbers, n)
-		if len(batch) >= opts.BatchSize {
-			if err := flush(); err != nil {
-				return rep, fmt.Errorf("import record %d: %w", n, err)
+		if len(b.changes) >= size {
+			if !send(b) {
+				return
 			}
+			b = &importBatch{last: b.last, lastEnd: b.lastEnd}
 		}
 	}
-	if lastEnd > start {
-		if err := flush(); err != nil {
-			return rep, fmt.Errorf("import record %d: %w", last, err)
-		}
+	if b.lastEnd > start || b.lines > 0 {
+		send(b)
 	}
-	return rep, nil
 }
 
 // importKeyPrefix names the progress records of files that start like this one: with the
