@@ -416,3 +416,10 @@ func registerFromWorkload(c map[string]json.RawMessage, author string) (Change, 
 	}
 	return ch, nil
 }
+
+// WorkloadChange turns one line of the workload JSONL (../shared/workload/gen.py's format)
+// into a local change by author, as ImportJSONL does: for writing through something other
+// than this replica (a Raft hub's log).
+func WorkloadChange(line []byte, author string) (Change, error) {
+	return workloadChange(line, author)
+}

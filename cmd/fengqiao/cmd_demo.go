@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/node"
+	"github.com/fengqiao/fengqiao/server/hub"
 	"github.com/fengqiao/fengqiao/sync"
 )
 
@@ -29,16 +34,16 @@ func demoCommand() *Command {
 	return &Command{
 		Name:    "demo",
 		Summary: "用内置样例数据在本机运行演示 / run a demonstration on loopback with built-in sample data",
-		Description: `在本机启动竹山县（420323）的同步中心和两个乡镇站点：中心导入内置的样例案件（与基准负载同一格式），
+		Description: `在本机启动竹山县（420323）的三成员 Raft 同步中心和两个乡镇站点：中心导入内置的样例案件（与基准负载同一格式），
 宝丰镇站点在线，收到本镇的案件；双台乡站点先离线登记一件新案件，再接通网络，上传新案件并收到本乡的案件。
 打印同步的结果和可以打开的地址，按 Ctrl-C 停止。数据保存在 --dir 指定的目录，再次运行不会重复导入。
-（三成员 Raft 中心、账号和网页界面随后续版本加入。）
-Starts 竹山县's (420323) hub and two township stations on this machine: the hub imports the
+（账号和网页界面随后续版本加入。）
+Starts 竹山县's (420323) hub, a 3-member Raft cluster, and two township stations on this machine: the hub imports the
 built-in sample cases (the benchmark workload's format); the 宝丰镇 station is online and
 receives its township's cases; the 双台乡 station first registers a case offline, then
 connects, sends it up and receives its township's cases. Prints what synced and the
 addresses to open; stops on Ctrl-C. Data stays in --dir; running it again imports nothing
-twice. (The 3-member Raft hub, accounts and the web pages join in later versions.)`,
+twice. (Accounts and the web pages join in later versions.)`,
 		Examples: []Example{
 			{Comment: "运行演示 / run the demo", Command: "fengqiao demo"},
 			{Comment: "指定目录和端口 / choose the directory and ports",
@@ -57,19 +62,13 @@ twice. (The 3-member Raft hub, accounts and the web pages join in later versions
 	}
 }
 
-// runDemo wires the demo's three nodes together and serves them until ctx ends.
+// runDemo wires the demo's nodes together — a 3-member county hub and two stations — and
+// serves them until ctx ends.
 func runDemo(ctx context.Context, env *Env, dir, hubAddr, addr, addr2 string) error {
 	out := env.Stdout
-	hubOpts := node.HubDefaults()
-	hubOpts.NodeID, hubOpts.Region = demoNodes.hub, "420323"
-	hubR, err := openHub(filepath.Join(dir, "hub"), hubOpts, env)
+	layout, err := demoHubLayout(dir, hubAddr)
 	if err != nil {
 		return err
-	}
-	defer hubR.Close()
-	rep, err := hubR.ImportJSONL(ctx, bytes.NewReader(demoSample), int64(len(demoSample)), node.ImportOptions{Author: "county-demo"})
-	if err != nil {
-		return fmt.Errorf("import sample: %w", err)
 	}
 	online, err := openStation(filepath.Join(dir, demoNodes.online), demoNodes.online, demoNodes.onlineRegion, env)
 	if err != nil {
@@ -84,75 +83,199 @@ func runDemo(ctx context.Context, env *Env, dir, hubAddr, addr, addr2 string) er
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	hubReady := make(chan net.Addr, 1)
-	errc := make(chan error, 3)
-	go func() {
-		errc <- serveHub(ctx, env, hubR, hubAddr, nil, "", func(a net.Addr) { hubReady <- a })
-	}()
-	var hubURL string
-	select {
-	case a := <-hubReady:
-		hubURL = "http://" + a.String()
-	case err := <-errc:
+	var bootstrap, urls []string
+	for _, m := range layout.Members {
+		bootstrap = append(bootstrap, m.ID+"="+m.Raft+"="+m.HTTP)
+		urls = append(urls, "http://"+m.HTTP)
+	}
+	type readyMember struct {
+		c   *hub.Cluster
+		url string
+	}
+	ready := make(chan readyMember, len(layout.Members))
+	errc := make(chan error, len(layout.Members)+2)
+	for _, m := range layout.Members {
+		settings := clusterSettings{raft: m.Raft, bootstrap: strings.Join(bootstrap, ","), token: layout.Token, hubID: demoNodes.hub,
+			snapThreshold: 8192, trailingLogs: 4096, snapInterval: 2 * time.Minute}
+		params := memberParams{dir: filepath.Join(dir, "hub", m.ID), id: m.ID, region: "420323", addr: m.HTTP, urls: urls,
+			opts: node.HubDefaults(), ready: func(c *hub.Cluster, url string) { ready <- readyMember{c, url} }}
+		go func() { errc <- serveClusterHub(ctx, env, settings, params) }()
+	}
+	var first readyMember
+	for range layout.Members {
+		select {
+		case r := <-ready:
+			if r.url == urls[0] || first.c == nil {
+				first = r
+			}
+		case err := <-errc:
+			cancel()
+			return err
+		}
+	}
+	member := first.c.Member()
+	hubURL := urls[0]
+	stop := func(err error) error {
+		cancel()
+		for range layout.Members {
+			<-errc
+		}
 		return err
+	}
+	written, already, err := demoImportSample(ctx, member)
+	if err != nil {
+		return stop(err)
 	}
 	for _, st := range []*node.Replica{online, offline} {
 		if _, err := sync.EnrollStation(ctx, st, hubURL, st.Region(), ""); err != nil {
-			return fmt.Errorf("enroll %s: %w", st.Origin().Node, err)
+			return stop(fmt.Errorf("enroll %s: %w", st.Origin().Node, err))
 		}
 	}
 	fmt.Fprintf(out, "枫桥演示 / Fengqiao demo — 数据目录 / data: %s\n", dir)
-	fmt.Fprintf(out, "  中心 / hub %s（竹山县 420323）: 样例写入 %d 条操作 / sample: %d ops written now, %d lines already there\n",
-		demoNodes.hub, rep.Ops, rep.Ops, rep.Skipped)
+	fmt.Fprintf(out, "  中心 / hub %s（竹山县 420323，三成员 Raft 集群 / a 3-member Raft cluster）: 样例写入 %d 条操作 / sample: %d ops written now, %d cases already there\n",
+		demoNodes.hub, written, written, already)
 
 	// 宝丰镇 is online: it syncs now.
 	if err := demoSync(ctx, online, hubURL); err != nil {
-		return err
+		return stop(err)
 	}
 	fmt.Fprintf(out, "  宝丰镇站点 / station %s 在线同步后 / after syncing: %s\n", demoNodes.online, demoCounts(online))
 
 	// 双台乡 registers a case with no network, then connects.
 	id := fmt.Sprintf("st-%d", time.Now().Unix())
 	if _, err := offline.Write(ctx, demoRegistration(id)); err != nil {
-		return fmt.Errorf("register offline: %w", err)
+		return stop(fmt.Errorf("register offline: %w", err))
 	}
 	fmt.Fprintf(out, "  双台乡站点 / station %s 离线登记 / registered offline: %s; %s\n", demoNodes.offline, id, demoCounts(offline))
 	if err := demoSync(ctx, offline, hubURL); err != nil {
-		return err
+		return stop(err)
 	}
+	_, _, holdErr := member.Case(id)
 	fmt.Fprintf(out, "  双台乡站点接通后 / after connecting: %s; 中心已有 / the hub holds %s: %v\n",
-		demoCounts(offline), id, hubHolds(hubR, id))
+		demoCounts(offline), id, holdErr == nil)
 
 	// Serve the stations (they keep syncing) until Ctrl-C.
-	fmt.Fprintf(out, "  中心 / hub: %s/api/v1/status  %s/api/v1/cases\n", hubURL, hubURL)
-	ready := make(chan struct{}, 2)
+	for i, u := range urls {
+		fmt.Fprintf(out, "  中心成员 / hub member %s: %s/api/v1/status  %s/api/v1/cases\n", layout.Members[i].ID, u, u)
+	}
+	readySt := make(chan struct{}, 2)
 	serveOne := func(r *node.Replica, a string, label string) {
 		errc <- runStation(ctx, env, r, a, "", func(na net.Addr) {
 			fmt.Fprintf(out, "  %s: http://%s/api/v1/status\n", label, na)
-			ready <- struct{}{}
+			readySt <- struct{}{}
 		})
 	}
 	go serveOne(online, addr, "宝丰镇站点 / station "+demoNodes.online)
 	go serveOne(offline, addr2, "双台乡站点 / station "+demoNodes.offline)
+	running := len(layout.Members) + 2
 	for range 2 {
 		select {
-		case <-ready:
+		case <-readySt:
 		case err := <-errc:
 			cancel()
-			<-errc
-			<-errc
+			for range running - 1 {
+				<-errc
+			}
 			return err
 		}
 	}
 	fmt.Fprintf(out, "按 Ctrl-C 停止 / press Ctrl-C to stop\n")
 	err = <-errc
 	cancel()
-	for range 2 {
+	for range running - 1 {
 		if e := <-errc; err == nil {
 			err = e
 		}
 	}
 	return err
+}
+
+// demoLayout is where the demo's hub members listen, and their cluster token: chosen on the
+// first run and kept in the demo's directory, since a Raft cluster remembers its members'
+// addresses.
+type demoLayout struct {
+	Token   string `json:"token"`
+	Members []struct {
+		ID   string `json:"id"`
+		HTTP string `json:"http"`
+		Raft string `json:"raft"`
+	} `json:"members"`
+}
+
+func demoHubLayout(dir, hubAddr string) (demoLayout, error) {
+	var l demoLayout
+	path := filepath.Join(dir, "hub", "demo-layout.json")
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &l); err != nil || len(l.Members) != 3 {
+			return l, fmt.Errorf("%s: unreadable (%v): remove %s to start the demo afresh", path, err, dir)
+		}
+		return l, nil
+	}
+	tok := make([]byte, 18)
+	_, _ = rand.Read(tok)
+	l.Token = base64.RawURLEncoding.EncodeToString(tok)
+	for i := range 3 {
+		httpAddr := hubAddr
+		if i > 0 {
+			a, err := freeLoopback()
+			if err != nil {
+				return l, err
+			}
+			httpAddr = a
+		}
+		raftAddr, err := freeLoopback()
+		if err != nil {
+			return l, err
+		}
+		l.Members = append(l.Members, struct {
+			ID   string `json:"id"`
+			HTTP string `json:"http"`
+			Raft string `json:"raft"`
+		}{fmt.Sprintf("zs-%d", i+1), httpAddr, raftAddr})
+	}
+	b, _ := json.MarshalIndent(l, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return l, err
+	}
+	return l, os.WriteFile(path, b, 0o600)
+}
+
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// demoImportSample writes the built-in sample cases through the hub's log, once: a hub that
+// already holds cases has them.
+func demoImportSample(ctx context.Context, m *hub.Member) (written int, already uint64, err error) {
+	if n := m.Status().Cases; n > 0 {
+		return 0, n, nil
+	}
+	var changes []node.Change
+	for _, line := range bytes.Split(demoSample, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		ch, err := node.WorkloadChange(line, "county-demo")
+		if err != nil {
+			return 0, 0, fmt.Errorf("sample: %w", err)
+		}
+		changes = append(changes, ch)
+	}
+	ops, _, err := m.WriteBatch(ctx, changes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("import sample: %w", err)
+	}
+	for _, op := range ops {
+		if op.Case != "" {
+			written++
+		}
+	}
+	return written, 0, nil
 }
 
 // demoSync runs one session of r with the hub until both sides have caught up.
@@ -184,11 +307,6 @@ func demoSync(ctx context.Context, r *node.Replica, hubURL string) error {
 func demoCounts(r *node.Replica) string {
 	s := r.Status()
 	return fmt.Sprintf("%d 件案件 %d 条操作 / %d cases, %d ops", s.Cases, s.FeedSeq, s.Cases, s.FeedSeq)
-}
-
-func hubHolds(r *node.Replica, id string) bool {
-	_, err := r.CaseHead(id)
-	return err == nil
 }
 
 // demoRegistration is a petition registered at the 双台乡 station.

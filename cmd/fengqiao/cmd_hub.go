@@ -19,21 +19,23 @@ func hubCommand() *Command {
 		Summary: "运行县级或市级同步中心 / run a county or city hub",
 		Description: `运行一个同步中心：保存辖区内各站点的案件，为登记过的站点提供同步（GET /sync）和站点登记
 （POST /api/v1/enroll）。未配置 --enroll-token 时只接受本机的登记请求。
-加 --raft 时本进程是三成员 Raft 集群的一员：第一个成员用 --bootstrap --peers 初始化（仅当各成员都没有数据），
-其余成员用 --join 加入；成员之间的 Raft 通信使用以中心密钥签发证书的双向 TLS。
+加 --raft 时本进程是三成员 Raft 集群的一员（--id 是成员编号）：各成员用相同的 --bootstrap 成员表启动，
+编号最小的成员在确认其余成员都没有数据后初始化中心，其余成员加入；以后的新成员用 --join 加入；
+成员之间的 Raft 通信使用以中心密钥签发证书的双向 TLS。
 Runs a hub: it keeps the cases of the stations below it, serves enrolled stations' sync
 sessions (GET /sync) and their enrollment (POST /api/v1/enroll). Without --enroll-token,
-enrollment is accepted only from this machine. With --raft the process is one member of a
-3-member Raft cluster: the first member makes it with --bootstrap --peers (only when every
-member is empty), the others --join; Raft traffic runs over mutual TLS with certificates
-issued by the hub's own key.`,
+enrollment is accepted only from this machine. With --raft the process is one member (--id is its member id) of a
+3-member Raft cluster: every member starts with the same --bootstrap list; the lowest id
+makes the hub once every other listed member reported it is empty, and the others join it;
+later members --join. Raft traffic runs over mutual TLS with certificates issued by the
+hub's own key.`,
 		Examples: []Example{
 			{Comment: "竹山县中心 / the 竹山县 county hub",
 				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-hub --region 420323 --http 0.0.0.0:8741"},
-			{Comment: "三成员集群的第一个成员（集群口令放在环境变量 FENGQIAO_CLUSTER_TOKEN） / the first member of a 3-member cluster (the cluster token in FENGQIAO_CLUSTER_TOKEN)",
-				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-hub --region 420323 --member zs-1 --http 10.0.0.1:8741 --raft 10.0.0.1:8751 --bootstrap --peers zs-2=http://10.0.0.2:8741,zs-3=http://10.0.0.3:8741"},
-			{Comment: "其余成员 / the other members",
-				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --member zs-2 --http 10.0.0.2:8741 --raft 10.0.0.2:8751 --join http://10.0.0.1:8741"},
+			{Comment: "三成员集群：三台服务器上各运行一次，成员表相同（集群口令在 FENGQIAO_CLUSTER_TOKEN） / a 3-member cluster: run on each of three servers with the same member list (the cluster token in FENGQIAO_CLUSTER_TOKEN)",
+				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-1 --region 420323 --hub-id zs-hub --http 10.0.0.1:8741 --raft 10.0.0.1:8751 --bootstrap zs-1=10.0.0.1:8751=10.0.0.1:8741,zs-2=10.0.0.2:8751=10.0.0.2:8741,zs-3=10.0.0.3:8751=10.0.0.3:8741"},
+			{Comment: "替换损坏的成员：新编号加入 / replace a dead member: join under a new id",
+				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-4 --http 10.0.0.4:8741 --raft 10.0.0.4:8751 --join http://10.0.0.1:8741"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
 			dir := fs.String("dir", "", "中心数据目录（必填） / directory of the hub's store (required)")
@@ -56,8 +58,9 @@ issued by the hub's own key.`,
 					if r := *region; r != "" && len(r) != 4 && len(r) != 6 {
 						return usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", r)
 					}
-					return serveClusterHub(ctx, env, cluster, *dir, *id, *region, *addr, splitList(*urls), *token,
-						node.Options{Compression: *compression, CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20})
+					return serveClusterHub(ctx, env, cluster.settings(), memberParams{dir: *dir, id: *id, region: *region, addr: *addr,
+						urls: splitList(*urls), enrollToken: *token,
+						opts: node.Options{Compression: *compression, CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20}})
 				}
 				r, err := openHub(*dir, node.Options{NodeID: *id, Region: *region, Compression: *compression,
 					CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20}, env)

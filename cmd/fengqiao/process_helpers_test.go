@@ -159,21 +159,20 @@ func (c *hubCluster) newMember(root, id string) *hubMember {
 }
 
 func (c *hubCluster) start(m *hubMember, extra ...string) {
-	args := append([]string{"hub", "--dir", m.dir, "--member", m.id, "--http", m.http, "--raft", m.raft,
+	args := append([]string{"hub", "--dir", m.dir, "--id", m.id, "--http", m.http, "--raft", m.raft,
 		"--url", strings.Join(c.urls, ",")}, c.common...)
 	m.p = startProcess(c.t, m.id, append(args, extra...)...)
 }
 
-// bootstrap starts the first member with --bootstrap listing the others, which --join it,
-// and waits for a leader that sees every member.
+// bootstrap starts every member with the same --bootstrap list (the lowest id makes the
+// hub, the others join it) and waits for a leader that sees every member.
 func (c *hubCluster) bootstrap(hubID, region string, extra ...string) {
-	var peers []string
-	for _, m := range c.members[1:] {
-		peers = append(peers, m.id+"="+m.url)
+	var list []string
+	for _, m := range c.members {
+		list = append(list, m.id+"="+m.raft+"="+m.http)
 	}
-	c.start(c.members[0], append([]string{"--id", hubID, "--region", region, "--bootstrap", "--peers", strings.Join(peers, ",")}, extra...)...)
-	for _, m := range c.members[1:] {
-		c.start(m, append([]string{"--join", c.members[0].url}, extra...)...)
+	for _, m := range c.members {
+		c.start(m, append([]string{"--hub-id", hubID, "--region", region, "--bootstrap", strings.Join(list, ",")}, extra...)...)
 	}
 	waitUntil(c.t, 60*time.Second, hubID+": a leader seeing every member", func() (bool, string) {
 		l := c.leader()

@@ -35,10 +35,12 @@ const (
 	maxClusterBody    = 64 << 10
 )
 
-// Peer is a member listed at bootstrap: its server id and its HTTP base URL.
+// Peer is a member listed at bootstrap: its server id, its HTTP base URL and, when given, the
+// Raft address it must report.
 type Peer struct {
-	ID  string
-	URL string
+	ID   string
+	URL  string
+	Raft string
 }
 
 type stateAnswer struct {
@@ -183,6 +185,8 @@ func (c *Cluster) Bootstrap(ctx context.Context, hubNode, region string, peers [
 			return fmt.Errorf("%w: %s answered as %q, listed as %q", ErrPeerState, p.URL, st.ID, p.ID)
 		case !st.Empty:
 			return fmt.Errorf("%w: %s (%s) already holds a hub's state; bootstrap never runs over state / 该成员已有数据，不能重新初始化", ErrPeerState, st.ID, p.URL)
+		case p.Raft != "" && st.Raft != p.Raft:
+			return fmt.Errorf("%w: %s reports raft address %s, listed as %s", ErrPeerState, st.ID, st.Raft, p.Raft)
 		case st.ID == c.cfg.MemberID:
 			return fmt.Errorf("%w: %s uses this member's id %s", ErrPeerState, p.URL, st.ID)
 		}

@@ -88,6 +88,32 @@ func (f *FSM) applyWrite(index uint64, data []byte) any {
 	return res
 }
 
+// WriteBatch makes many changes at the hub, in entries of up to 1,000 changes, each
+// validated against the case as the changes before it left it; errs[i] says why change i was
+// refused (nil: ops[i] was written). err is set when an entry as a whole failed.
+func (m *Member) WriteBatch(ctx context.Context, changes []node.Change) (ops []cases.Op, errs []error, err error) {
+	for len(changes) > 0 {
+		n := min(len(changes), maxWriteChanges)
+		entry, err := EncodeWrite(m.opts.Now().UnixMilli(), changes[:n])
+		if err != nil {
+			return ops, errs, err
+		}
+		res, err := m.propose(ctx, entry)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			return ops, errs, err
+		}
+		if len(res.Ops) != n || len(res.ChangeErrs) != n {
+			return ops, errs, fmt.Errorf("hub write: entry %d answered %d ops for %d changes", res.Index, len(res.Ops), n)
+		}
+		ops, errs = append(ops, res.Ops...), append(errs, res.ChangeErrs...)
+		changes = changes[n:]
+	}
+	return ops, errs, nil
+}
+
 // Write makes a change at the hub (an assignment, a reply, a note by county staff): it is
 // validated strictly and becomes an op of the hub's origin inside apply, on every member
 // alike. A validation failure is the *cases.FieldError, and nothing is written.
