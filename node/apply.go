@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -283,6 +284,9 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 	}
 	t.c.ApplyHead(op, meta, a.applied)
 	t.newPos = append(t.newPos, pos)
+	if !t.reindex {
+		t.reindex = slices.ContainsFunc(op.Writes, func(w cases.Write) bool { return cases.IsIndexField(w.Field) })
+	}
 	a.res.Applied++
 	return nil
 }

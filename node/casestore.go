@@ -34,6 +34,9 @@ type touched struct {
 	cached  bool        // stored came from the head cache
 	dirty   bool        // stored was rewritten by this batch
 	newPos  []uint64    // feed positions of this batch's ops of the case, ascending
+	// reindex says an op of this batch wrote an index field (cases.IndexFields): only then
+	// can the case's scopes, state or deadline have changed.
+	reindex bool
 }
 
 // touch returns the batch's working head of case id, reading it once. likelyNew says the
@@ -133,7 +136,10 @@ func (a *applier) finishCase(t *touched) error {
 	if !t.existed && len(t.newPos) == 0 {
 		return nil // loaded for a change that was refused: nothing to write
 	}
-	ns := a.r.derive(t.c)
+	ns := t.old
+	if !t.existed || t.reindex {
+		ns = a.r.derive(t.c)
+	}
 	for _, s := range ns.scopes {
 		positions := t.newPos
 		if t.existed && !slices.Contains(t.old.scopes, s) {
