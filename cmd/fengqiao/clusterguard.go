@@ -13,21 +13,24 @@ import (
 // directly: what a member holds changes only through its Raft log, or the members diverge.
 var errClusterStore = errors.New("this is a hub cluster member's store: it changes only through the running hub (use --hub URL) / 这是中心集群成员的数据，只能通过运行中的中心修改（请用 --hub URL）")
 
-// refuseClusterDir refuses dir when it is a cluster member's directory (replica/ and raft/).
-func refuseClusterDir(dir string) error {
+// openLocalStore opens (or, with NodeID set, initializes) the store in dir for a command
+// that writes to it directly, refusing a hub cluster member's store — its directory or its
+// replica/ opened by path — with errClusterStore. hint follows any other error of Open.
+func openLocalStore(dir string, opts node.Options, hint string) (*node.Replica, error) {
 	for _, sub := range []string{"raft", "replica"} {
 		if _, err := os.Stat(filepath.Join(dir, sub)); err != nil {
-			return nil
+			break
+		} else if sub == "replica" {
+			return nil, fmt.Errorf("%s: %w", dir, errClusterStore)
 		}
 	}
-	return fmt.Errorf("%s: %w", dir, errClusterStore)
-}
-
-// refuseClusterReplica refuses a replica that a Raft FSM has applied entries to (a member's
-// replica/ opened by path).
-func refuseClusterReplica(dir string, r *node.Replica) error {
-	if r.RaftApplied() > 0 {
-		return fmt.Errorf("%s: %w", dir, errClusterStore)
+	r, err := node.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w%s", dir, err, hint)
 	}
-	return nil
+	if r.RaftApplied() > 0 {
+		_ = r.Close()
+		return nil, fmt.Errorf("%s: %w", dir, errClusterStore)
+	}
+	return r, nil
 }

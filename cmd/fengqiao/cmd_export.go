@@ -117,16 +117,5 @@ func importBundle(ctx context.Context, env *Env, dir, path string, asJSON bool) 
 
 // openExisting opens the store in dir, which must exist and not be a cluster member's.
 func openExisting(dir string, env *Env) (*node.Replica, error) {
-	if err := refuseClusterDir(dir); err != nil {
-		return nil, err
-	}
-	r, err := node.Open(dir, node.Options{Logger: env.Log})
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
-	}
-	if err := refuseClusterReplica(dir, r); err != nil {
-		_ = r.Close()
-		return nil, err
-	}
-	return r, nil
+	return openLocalStore(dir, node.Options{Logger: env.Log}, "")
 }

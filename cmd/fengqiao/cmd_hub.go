@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -91,15 +92,11 @@ func openHub(dir string, opts node.Options, env *Env) (*node.Replica, error) {
 		return nil, usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", region)
 	}
 	opts.Logger = env.Log
-	if err := refuseClusterDir(dir); err != nil {
+	r, err := openLocalStore(dir, opts, " (a new store needs --id and --region / 新建数据目录需要 --id 和 --region)")
+	if errors.Is(err, errClusterStore) {
 		return nil, fmt.Errorf("%w (start a member with --raft / 集群成员请加 --raft 启动)", err)
 	}
-	r, err := node.Open(dir, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w (a new store needs --id and --region / 新建数据目录需要 --id 和 --region)", err)
-	}
-	if err := refuseClusterReplica(dir, r); err != nil {
-		_ = r.Close()
 		return nil, err
 	}
 	st := r.Status()

@@ -54,15 +54,9 @@ func openStation(dir, id, region string, env *Env) (*node.Replica, error) {
 			return nil, err
 		}
 	}
-	if err := refuseClusterDir(dir); err != nil {
-		return nil, err
-	}
-	r, err := node.Open(dir, node.Options{NodeID: id, Region: region, Logger: env.Log})
+	r, err := openLocalStore(dir, node.Options{NodeID: id, Region: region, Logger: env.Log},
+		" (a new store needs --id and --region / 新建案件库需要 --id 和 --region)")
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w (a new store needs --id and --region / 新建案件库需要 --id 和 --region)", err)
-	}
-	if err := refuseClusterReplica(dir, r); err != nil {
-		_ = r.Close()
 		return nil, err
 	}
 	st := r.Status()

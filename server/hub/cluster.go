@@ -219,12 +219,14 @@ type memberRecord struct {
 
 const docMember = "member"
 
+// record reads what this member's replica holds now: it never waits for entries it has not
+// applied (Member.Doc does), since the status and every forwarded write look records up.
 func (c *Cluster) record(id string) (memberRecord, bool) {
 	m := c.Member()
 	if m == nil {
 		return memberRecord{}, false
 	}
-	b, err := m.Doc(docMember, id)
+	b, err := m.fsm.Replica().Doc(docMember, id)
 	if err != nil {
 		return memberRecord{}, false
 	}

@@ -196,13 +196,9 @@ func (m *Member) Doc(kind, id string) ([]byte, error) {
 	if last := m.raft.LastIndex(); m.raft.AppliedIndex() < last {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		for m.raft.AppliedIndex() < last && ctx.Err() == nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(10 * time.Millisecond):
-			}
+		if m.waitApplied(ctx, last) == nil {
+			return m.fsm.Replica().Doc(kind, id)
 		}
-		return m.fsm.Replica().Doc(kind, id)
 	}
 	return v, err
 }
