@@ -74,5 +74,10 @@ func DecodeIdentity(b []byte) (Identity, error) {
 		return Identity{}, fmt.Errorf("identity: key of %d bytes, incarnation %d, epoch %q", len(id.Key), inc, id.Epoch)
 	}
 	id.Incarnation = uint32(inc)
+	// One identity has one encoding: a member that re-encodes what it was handed (to store
+	// it, or to pass it on at the next join) must produce the same bytes.
+	if !bytes.Equal(id.Encode(), b) {
+		return Identity{}, fmt.Errorf("identity: not in canonical encoding: %w", mp.ErrMalformed)
+	}
 	return id, nil
 }
