@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -25,10 +26,22 @@ type Replica interface {
 
 var _ Replica = (*node.Replica)(nil)
 
+// Writer writes people's changes: a station's replica, or a hub member, whose writes go
+// through the Raft log and return once applied at that member (so a read that follows on the
+// same member sees them).
+type Writer interface {
+	Write(ctx context.Context, c node.Change) (cases.Op, error)
+}
+
+var _ Writer = (*node.Replica)(nil)
+
 // StationConfig configures a station's HTTP API.
 type StationConfig struct {
 	Replica Replica
-	Logger  *slog.Logger
+	// Writer, when set, takes the writes of the API (registrations, edits, transitions,
+	// notes); without it the API is read-only.
+	Writer Writer
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now. The status reports it so an operator can compare
 	// the station's clock with their own.
 	Now func() time.Time

@@ -118,7 +118,7 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 		env.Log.Warn("no --enroll-token: enrollment accepted only from this machine (127.0.0.1) / 未设置登记口令，仅接受本机登记")
 	}
 	hub := sync.NewHub(sync.HubConfig{Replica: r, Logger: env.Log, URLs: urls})
-	h := server.NewStationHandler(server.StationConfig{Replica: r, Logger: env.Log, Role: "hub",
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Role: "hub",
 		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: hubPeers(hub)})
 	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync")
 	if ready != nil {

@@ -168,7 +168,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	}
 	m := c.Member()
 	hubSync := sync.NewHub(sync.HubConfig{Replica: m, Logger: env.Log, URLs: urls})
-	h := server.NewStationHandler(server.StationConfig{Replica: m, Logger: env.Log, Role: "hub",
+	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub",
 		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: hubPeers(hubSync),
 		Raft: func() any { return c.Status() }})
 	station.Store(&h)

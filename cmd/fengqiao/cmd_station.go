@@ -115,7 +115,7 @@ func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, p
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	h := server.NewStationHandler(server.StationConfig{Replica: r, Logger: env.Log, Peers: peers})
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers})
 	err = server.Serve(ctx, ln, h, env.Log, 10*time.Second)
 	env.Log.Info("station stopped")
 	return err
