@@ -59,6 +59,17 @@ type StationConfig struct {
 	// Bundles, when set, serves POST /api/v1/bundles (a station's push bundle) and
 	// GET /api/v1/bundles/{station} (its return bundle).
 	Bundles BundleHub
+	// Metrics, when set, is served at GET /metrics with the node's gauges added; give the
+	// replica that sync uses through Metrics.Instrument so applies are timed.
+	Metrics *Metrics
+	// Sessions, when set, reports the number of live sync sessions (a hub) for /metrics.
+	Sessions func() int
+	// RaftMetrics, when set, reports a hub member's Raft state for /metrics.
+	RaftMetrics func() RaftMetrics
+	// Ready, when set, says whether the node can serve (GET /readyz answers 503 with its
+	// error until it returns nil): a hub member that has no leader or is still catching up
+	// is alive (/healthz) but not ready. Nil means ready whenever serving.
+	Ready func() error
 }
 
 // PeerStatus is one sync peer as the status shows it.
@@ -87,6 +98,11 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 	s := &station{cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if cfg.Metrics != nil {
+		cfg.Metrics.registerNodeGauges(cfg)
+		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
 	mux.HandleFunc("GET /api/v1/status", s.status)
 	mux.HandleFunc("GET /api/v1/cases", s.listCases)
 	mux.HandleFunc("GET /api/v1/cases/{id}", s.getCase)
@@ -114,6 +130,17 @@ type station struct {
 
 func (s *station) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers whether the node can serve now: 200, or 503 with the reason.
+func (s *station) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", "尚未就绪 / not ready: "+err.Error(), "")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // StatusResponse is the body of GET /api/v1/status. Field names are a stable interface.

@@ -117,9 +117,11 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 	if token == "" {
 		env.Log.Warn("no --enroll-token: enrollment accepted only from this machine (127.0.0.1) / 未设置登记口令，仅接受本机登记")
 	}
-	hub := sync.NewHub(sync.HubConfig{Replica: r, Logger: env.Log, URLs: urls})
+	metrics := server.NewMetrics()
+	hub := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(r), Logger: env.Log, URLs: urls})
 	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Role: "hub",
-		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: hubPeers(hub)})
+		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: hubPeers(hub),
+		Metrics: metrics, Sessions: func() int { return len(hub.Sessions()) }})
 	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync")
 	if ready != nil {
 		ready(ln.Addr())

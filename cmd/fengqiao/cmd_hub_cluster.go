@@ -167,10 +167,12 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 		env.Log.Info("--bootstrap ignored: this member already holds the hub's state / 已有数据，不再初始化")
 	}
 	m := c.Member()
-	hubSync := sync.NewHub(sync.HubConfig{Replica: m, Logger: env.Log, URLs: urls})
+	metrics := server.NewMetrics()
+	hubSync := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(m), Logger: env.Log, URLs: urls})
 	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub",
 		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: hubPeers(hubSync),
-		Raft: func() any { return c.Status() }})
+		Raft: func() any { return c.Status() }, RaftMetrics: clusterRaftMetrics(c), Ready: c.Serving,
+		Metrics: metrics, Sessions: func() int { return len(hubSync.Sessions()) }})
 	station.Store(&h)
 	env.Log.Info("hub member serving stations", "hub", m.Origin().Node, "region", m.Region())
 	if p.ready != nil {
@@ -183,7 +185,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 		defer wg.Done()
 		whileLeader(sctx, c.Raft(), func(ctx context.Context) {
 			if f.parent != "" {
-				_ = runParentUplink(ctx, env, m, splitList(f.parent), f.parentToken)
+				_ = runParentUplink(ctx, env, metrics.Instrument(m), splitList(f.parent), f.parentToken)
 			}
 		})
 	}()
@@ -309,5 +311,13 @@ join again: the replacement joins with --join under a new id.`,
 				return nil
 			}
 		},
+	}
+}
+
+// clusterRaftMetrics reports the member's Raft state for /metrics.
+func clusterRaftMetrics(c *hub.Cluster) func() server.RaftMetrics {
+	return func() server.RaftMetrics {
+		st := c.Status()
+		return server.RaftMetrics{State: st.State, Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}
 	}
 }

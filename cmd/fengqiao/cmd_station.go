@@ -68,10 +68,11 @@ func openStation(dir, id, region string, env *Env) (*node.Replica, error) {
 // runStation serves the station and, when it is enrolled and hubs is not "off", keeps it in
 // sync with its hub, until ctx ends.
 func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs string, ready func(net.Addr)) error {
+	metrics := server.NewMetrics()
 	var st *sync.Station
 	if hubs != "off" {
 		var err error
-		st, err = sync.NewStation(sync.StationConfig{Replica: r, URLs: splitList(hubs), Logger: env.Log})
+		st, err = sync.NewStation(sync.StationConfig{Replica: metrics.Instrument(r), URLs: splitList(hubs), Logger: env.Log})
 		if err != nil && hubs != "" {
 			return err
 		}
@@ -81,7 +82,7 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 		}
 	}
 	if st == nil {
-		return serveStation(ctx, env, r, addr, nil, ready)
+		return serveStation(ctx, env, r, addr, nil, metrics, ready)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -98,7 +99,7 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 			p.LastSync = s.LastSync.In(server.Shanghai).Format(time.RFC3339)
 		}
 		return []server.PeerStatus{p}
-	}, ready)
+	}, metrics, ready)
 	cancel()
 	<-done
 	return err
@@ -106,7 +107,7 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 
 // serveStation serves the station API on addr until ctx ends. ready, if set, is called with
 // the bound address once the listener is open.
-func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, peers func() []server.PeerStatus, ready func(net.Addr)) error {
+func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, peers func() []server.PeerStatus, metrics *server.Metrics, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -115,7 +116,7 @@ func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, p
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers})
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers, Metrics: metrics})
 	err = server.Serve(ctx, ln, h, env.Log, 10*time.Second)
 	env.Log.Info("station stopped")
 	return err

@@ -182,6 +182,25 @@ func (c *hubCluster) bootstrap(hubID, region string, extra ...string) {
 		st, _ := fetchStatus(l.url)
 		return len(raftOf(st).Members) == len(c.members), fmt.Sprintf("%+v", raftOf(st))
 	})
+	// What an operator's load balancer and Prometheus see of a healthy hub.
+	waitUntil(c.t, 30*time.Second, hubID+": every member ready", func() (bool, string) {
+		for _, m := range c.members {
+			resp, err := http.Get(m.url + "/readyz")
+			if err != nil {
+				return false, err.Error()
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return false, fmt.Sprint(m.id, " /readyz ", resp.StatusCode)
+			}
+		}
+		return true, ""
+	})
+	if l := c.leader(); l != nil {
+		if v := metrics(c.t, l.url)[`fengqiao_raft_state{state="Leader"}`]; v != 1 {
+			c.t.Errorf("leader %s: fengqiao_raft_state{state=\"Leader\"} = %v", l.id, v)
+		}
+	}
 }
 
 func (c *hubCluster) leader() *hubMember {

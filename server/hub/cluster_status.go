@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -51,4 +53,28 @@ func (c *Cluster) Status() ClusterStatus {
 	}
 	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].ID < st.Members[j].ID })
 	return st
+}
+
+// readyLag is how far a member's applied index may trail the commit index and the member
+// still count as ready: a member catching up from a snapshot or a long log is alive but
+// would serve stale feeds.
+const readyLag = 1024
+
+// Serving says whether the member can serve stations now: Raft runs, a leader is known, and
+// the member has applied nearly everything committed. Otherwise the error says why.
+func (c *Cluster) Serving() error {
+	r := c.Raft()
+	if r == nil {
+		return errors.New("raft has not started (the member has not joined) / 尚未加入集群")
+	}
+	if r.State() == raft.Shutdown {
+		return errors.New("raft is shut down / 已停止")
+	}
+	if addr, _ := r.LeaderWithID(); addr == "" {
+		return errors.New("no leader is known / 当前没有主成员")
+	}
+	if commit, applied := r.CommitIndex(), r.AppliedIndex(); commit > applied+readyLag {
+		return fmt.Errorf("catching up: applied %d of %d committed entries / 正在追赶日志", applied, commit)
+	}
+	return nil
 }
