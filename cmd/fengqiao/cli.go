@@ -36,6 +36,7 @@ func commands() []*Command {
 		enrollCommand(),
 		importCommand(),
 		exportCommand(),
+		statusCommand(),
 		benchCommand(),
 		versionCommand(),
 	}

@@ -89,6 +89,13 @@ func TestMetrics_StationAndHubReportSync(t *testing.T) {
 	if s["fengqiao_sync_ops_sent_total"] < float64(stStatus.Ops) {
 		t.Errorf("station fengqiao_sync_ops_sent_total %v, want ≥ %d", s["fengqiao_sync_ops_sent_total"], stStatus.Ops)
 	}
+	out, _, err := runApp(t, commands(), nil, "status", "--http", stAddr)
+	if err != nil || !strings.Contains(out, "zs-chengguan") || !strings.Contains(out, "对端 / peer zs-hub: 已连接 / connected，待确认 / unacknowledged 0") {
+		t.Errorf("fengqiao status of the station: %v\n%s", err, out)
+	}
+	if _, _, err := runApp(t, commands(), nil, "status", "--http", freeAddr(t), "--timeout", "2s"); err == nil || !strings.Contains(err.Error(), "cannot reach") {
+		t.Errorf("fengqiao status of nothing: %v", err)
+	}
 	for _, u := range []string{hubURL, stURL} {
 		resp, err := http.Get(u + "/readyz")
 		if err != nil {
