@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,13 +93,15 @@ func importFile(ctx context.Context, env *Env, r *node.Replica, path string, opt
 		return node.ImportReport{}, 0, err
 	}
 	start := time.Now()
-	lastPrint := start
+	lines, err := countLines(f)
+	if err != nil {
+		return node.ImportReport{}, 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	pr := newProgress(ctx, env.Stderr, "导入 / import "+filepath.Base(path), lines)
+	defer pr.finish()
 	opts.Progress = func(rep node.ImportReport) {
-		if time.Since(lastPrint) >= 2*time.Second {
-			lastPrint = time.Now()
-			fmt.Fprintf(env.Stderr, "已读 %d 行，写入 %d，跳过 %d，拒绝 %d / read %d, wrote %d, skipped %d, refused %d\n",
-				rep.Lines, rep.Ops, rep.Skipped, len(rep.Rejected), rep.Lines, rep.Ops, rep.Skipped, len(rep.Rejected))
-		}
+		pr.set(int64(rep.Lines), fmt.Sprintf("行 / lines: 写入 / wrote %d, 跳过 / skipped %d, 拒绝 / refused %d",
+			rep.Ops, rep.Skipped, len(rep.Rejected)))
 	}
 	var rep node.ImportReport
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
@@ -138,4 +142,22 @@ func printImportReport(env *Env, path string, rep node.ImportReport, took time.D
 		fmt.Fprintf(env.Stdout, "  第 %d 行 / line %d: %v\n", e.Line, e.Line, e.Err)
 	}
 	return nil
+}
+
+// countLines counts the lines of f (read through ReadAt, so f's offset is left alone), for
+// the progress display: a 100 MB workload takes a few tens of milliseconds.
+func countLines(f io.ReaderAt) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n, off int64
+	for {
+		k, err := f.ReadAt(buf, off)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		off += int64(k)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
