@@ -45,6 +45,14 @@ func (r *Replica) ImportCSV(ctx context.Context, data io.ReaderAt, size int64, o
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("read csv: %w", err)
 	}
+	return r.importLedger(ctx, raw, nil, opts)
+}
+
+// importLedger imports the CSV ledger raw. rowErrs, when set, are errors found for rows
+// before they became CSV (a workbook's cell that cannot hold what its column needs), by row
+// number: such a row is refused with that error.
+func (r *Replica) importLedger(ctx context.Context, raw []byte, rowErrs map[int]error, opts ImportOptions) (ImportReport, error) {
+	data, size := bytes.NewReader(raw), int64(len(raw))
 	body := bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // Excel writes a BOM
 	bom := int64(len(raw) - len(body))
 	cr := csv.NewReader(bytes.NewReader(body))
@@ -77,9 +85,16 @@ func (r *Replica) ImportCSV(ctx context.Context, data io.ReaderAt, size int64, o
 		if errors.As(err, &pe) {
 			return n, row{err: err}, end, nil
 		}
+		if e := rowErrs[n]; e != nil && err == nil {
+			return n, row{err: e}, end, nil
+		}
 		return n, row{fields: rec}, end, err
 	}
 	parse := func(x row) (Change, bool, error) {
+		var fe *cases.FieldError
+		if errors.As(x.err, &fe) {
+			return Change{}, false, fe
+		}
 		if x.err != nil {
 			return Change{}, false, &cases.FieldError{Code: "csv", Zh: "CSV 格式错误", En: x.err.Error()}
 		}
@@ -150,7 +165,8 @@ func parseLedgerTime(s string) (int64, error) {
 	if err != nil {
 		loc = time.FixedZone("CST", 8*3600)
 	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02", "2006/01/02", "2006/1/2"} {
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02", "2006/01/02", "2006/1/2",
+		"2006/1/2 15:04", "2006/1/2 15:04:05", "2006年1月2日"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t.UnixMilli(), nil
 		}

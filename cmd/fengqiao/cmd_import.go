@@ -19,12 +19,12 @@ func importCommand() *Command {
 	return &Command{
 		Name:    "import",
 		Args:    "FILE",
-		Summary: "离线批量导入案件（JSONL、CSV 台账） / offline bulk import (workload JSONL, CSV ledgers)",
+		Summary: "离线批量导入案件（JSONL、CSV 或 Excel 台账） / offline bulk import (workload JSONL, CSV or Excel ledgers)",
 		Description: `把文件中的案件作为本站的操作写入案件库，无需网络。逐条校验：错误的行按行号报告，
 不影响正确的行。同一文件导入两次不会重复写入；中断后再次运行会从上次完成处继续。
 在文件末尾追加的行再次导入时只写入新行；如果修改了文件中间的内容，整个文件会被当作新文件导入
 （已存在的案件登记会被拒绝，但其中的修改和记录会重复写入）。
-格式按扩展名识别：.jsonl（基准负载格式）、.csv（台账，首行为表头）；以及 fengqiao export 写出的同步包
+格式按扩展名识别：.jsonl（基准负载格式）、.csv 或 .xlsx（台账，首行为表头；Excel 读第一个工作表）；以及 fengqiao export 写出的同步包
 （中心导入站点送来的包，站点导入中心的回执包；同一个包导入两次不会改变任何数据）。
 Writes the cases in FILE into the store as this node's own ops, with no network. Every line
 is validated: bad lines are reported by number and reason and never block the good ones.
@@ -32,7 +32,7 @@ Importing a file twice writes nothing the second time; an interrupted import con
 it stopped; lines appended to a file are all that a new import of it writes. A file edited in
 the middle counts as a new file: registrations of existing cases are refused, but its edits and
 notes would be written again. The format follows the extension: .jsonl (the benchmark
-workload) or .csv (a ledger with a header row); a sync bundle written by fengqiao export is
+workload), .csv or .xlsx (a ledger with a header row; of a workbook, its first sheet); a sync bundle written by fengqiao export is
 recognized by its content (a hub imports a station's bundle, a station its hub's return
 bundle; importing a bundle twice changes nothing).`,
 		Examples: []Example{
@@ -44,6 +44,8 @@ bundle; importing a bundle twice changes nothing).`,
 				Command: "fengqiao import --hub http://10.0.0.1:8741 zs-chengguan.fqb"},
 			{Comment: "导入台账到新库 / import a ledger into a new store",
 				Command: "fengqiao import --dir ./st --id zs-chengguan --region 420323100 台账.csv"},
+			{Comment: "导入 Excel 台账 / import an Excel ledger",
+				Command: "fengqiao import --dir ./st 2026年信访台账.xlsx"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
 			dir := fs.String("dir", "", "案件库目录（必填） / directory of the case store (required)")
@@ -109,8 +111,10 @@ func importFile(ctx context.Context, env *Env, r *node.Replica, path string, opt
 		rep, err = r.ImportJSONL(ctx, f, st.Size(), opts)
 	case ".csv":
 		rep, err = r.ImportCSV(ctx, f, st.Size(), opts)
+	case ".xlsx":
+		rep, err = r.ImportXLSX(ctx, f, st.Size(), opts)
 	default:
-		return rep, 0, usageErrorf("%s: unknown format %q (want .jsonl or .csv) / 无法识别的文件格式", path, ext)
+		return rep, 0, usageErrorf("%s: unknown format %q (want .jsonl, .csv or .xlsx) / 无法识别的文件格式", path, ext)
 	}
 	return rep, time.Since(start), err
 }
