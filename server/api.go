@@ -14,6 +14,7 @@ import (
 
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/node"
+	"github.com/fengqiao/fengqiao/server/web"
 )
 
 // Replica is what the station API needs of a replica. *node.Replica implements it.
@@ -59,6 +60,9 @@ type StationConfig struct {
 	// Bundles, when set, serves POST /api/v1/bundles (a station's push bundle) and
 	// GET /api/v1/bundles/{station} (its return bundle).
 	Bundles BundleHub
+	// StationBundles, when set, serves GET /api/v1/bundle (this station's push bundle) and
+	// POST /api/v1/bundle (the import of its hub's return bundle).
+	StationBundles StationBundles
 	// Metrics, when set, is served at GET /metrics with the node's gauges added; give the
 	// replica that sync uses through Metrics.Instrument so applies are timed.
 	Metrics *Metrics
@@ -118,6 +122,17 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 		mux.Handle("POST /api/v1/enroll", cfg.Enroll)
 	}
 
+	if cfg.StationBundles != nil {
+		mux.HandleFunc("GET /api/v1/bundle", s.exportPushBundle)
+		mux.HandleFunc("POST /api/v1/bundle", s.importReturnBundle)
+	}
+	mux.HandleFunc("GET /api/v1/schema", s.schema)
+	mux.HandleFunc("GET /api/v1/regions", s.regions)
+	mux.HandleFunc("GET /api/v1/check", s.check)
+
+	pages := web.Handler()
+	mux.Handle("GET /{$}", pages)
+	mux.Handle("GET /assets/", pages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "没有这个地址 / no such endpoint", "")
 	})
