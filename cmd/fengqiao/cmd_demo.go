@@ -156,12 +156,12 @@ func runDemo(ctx context.Context, env *Env, dir, hubAddr, addr, addr2 string) er
 
 	// Serve the stations (they keep syncing) until Ctrl-C.
 	for i, u := range urls {
-		fmt.Fprintf(out, "  中心成员 / hub member %s: %s/api/v1/status  %s/api/v1/cases\n", layout.Members[i].ID, u, u)
+		fmt.Fprintf(out, "  中心成员 / hub member %s: 网页 / pages %s/   状态 / status %s/api/v1/status\n", layout.Members[i].ID, u, u)
 	}
 	readySt := make(chan struct{}, 2)
 	serveOne := func(r *node.Replica, a string, label string) {
 		errc <- runStation(ctx, env, r, a, "", func(na net.Addr) {
-			fmt.Fprintf(out, "  %s: http://%s/api/v1/status\n", label, na)
+			fmt.Fprintf(out, "  %s: 网页 / pages http://%s/   状态 / status http://%s/api/v1/status\n", label, na, na)
 			readySt <- struct{}{}
 		})
 	}

@@ -116,7 +116,8 @@ func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, p
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers, Metrics: metrics})
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers, Metrics: metrics,
+		StationBundles: server.LocalBundles{Replica: r}})
 	err = server.Serve(ctx, ln, h, env.Log, 10*time.Second)
 	env.Log.Info("station stopped")
 	return err
