@@ -59,6 +59,8 @@ type StationConfig struct {
 	// Bundles, when set, serves POST /api/v1/bundles (a station's push bundle) and
 	// GET /api/v1/bundles/{station} (its return bundle).
 	Bundles BundleHub
+	// Auth tunes sign-in (auth.go); accounts are served when Replica is also People.
+	Auth AuthConfig
 }
 
 // PeerStatus is one sync peer as the status shows it.
@@ -84,8 +86,9 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 	if cfg.Role == "" {
 		cfg.Role = "station"
 	}
-	s := &station{cfg: cfg}
+	s := &station{cfg: cfg, auth: newAuth(cfg)}
 	mux := http.NewServeMux()
+	s.registerPeople(mux) // accounts_api.go
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/v1/status", s.status)
 	mux.HandleFunc("GET /api/v1/cases", s.listCases)
@@ -109,7 +112,8 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 }
 
 type station struct {
-	cfg StationConfig
+	cfg  StationConfig
+	auth *auth
 }
 
 func (s *station) healthz(w http.ResponseWriter, r *http.Request) {
@@ -136,6 +140,9 @@ type StatusResponse struct {
 }
 
 func (s *station) status(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
+		return
+	}
 	st := s.cfg.Replica.Status()
 	now := s.cfg.Now()
 	peers := []PeerStatus{}
@@ -166,7 +173,11 @@ func (s *station) getCase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "读取案件失败 / could not read the case", "")
 		return
 	}
-	writeJSON(w, http.StatusOK, CaseView(c, hist))
+	cl, ok := s.authorizeCaller(w, r, cases.PermRead, c)
+	if !ok {
+		return
+	}
+	s.writeCaseView(w, r, cl, c, hist) // in full and audited, or redacted (audit_api.go)
 }
 
 // CaseList is the body of GET /api/v1/cases: one page, and the cursor of the next (empty on
@@ -178,6 +189,10 @@ type CaseList struct {
 
 // listCases serves GET /api/v1/cases?state=S&region=PREFIX&due_within=7d&limit=N&cursor=C.
 func (s *station) listCases(w http.ResponseWriter, r *http.Request) {
+	cl, ok := s.authorizeCaller(w, r, cases.PermRead, nil)
+	if !ok {
+		return
+	}
 	q := node.Query{State: r.URL.Query().Get("state"), Region: r.URL.Query().Get("region")}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -213,10 +228,13 @@ func (s *station) listCases(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "读取案件列表失败 / could not list cases", "")
 		return
 	}
-	out := CaseList{Cases: make([]CaseJSON, 0, len(page.Cases))}
-	for _, c := range page.Cases {
-		out.Cases = append(out.Cases, CaseView(c, nil))
+	// Cases outside the caller's scope are left out; identity shown only with ?identity=full.
+	views, err := s.viewPage(r, cl, page.Cases, r.URL.Query().Get("identity") == "full", cases.AuditList)
+	if err != nil {
+		s.auditFailed(w, err)
+		return
 	}
+	out := CaseList{Cases: views}
 	if page.Next != nil {
 		out.Next = base64.RawURLEncoding.EncodeToString(page.Next)
 	}
