@@ -351,3 +351,30 @@ func allDigitsString(s string) bool {
 	}
 	return true
 }
+
+// RoleTableMarkdown renders the table as docs/security.md shows it: a row per permission
+// with its scope, a column per role, ✓ where the role holds it.
+func RoleTableMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| permission | scope |")
+	for _, r := range Roles {
+		b.WriteString(" " + string(r) + " |")
+	}
+	b.WriteString("\n|---|---|")
+	for range Roles {
+		b.WriteString(":-:|")
+	}
+	b.WriteString("\n")
+	for _, p := range Permissions {
+		b.WriteString("| " + string(p) + " " + permissionZh[p] + " | " + string(PermissionScope[p]) + " |")
+		for _, r := range Roles {
+			if RoleHas(r, p) {
+				b.WriteString(" ✓ |")
+			} else {
+				b.WriteString("   |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -139,7 +139,10 @@ func (a *applier) peopleRefusal(op *cases.Op) (string, error) {
 		return "", nil
 	}
 	author := a.account(op.Author)
-	if !author.Active(op.Stamp) {
+	switch {
+	case author == nil:
+		return reasonAuthor + "unknown_author", nil
+	case !author.Active(op.Stamp):
 		return reasonAuthor + "revoked", nil
 	}
 	judged := *author

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
-	"github.com/fengqiao/fengqiao/crdt"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server"
 )
@@ -206,40 +205,5 @@ func registrationWrites(region string) []cases.LocalWrite {
 		{Field: "petitioners", JSON: json.RawMessage(`[{"name":"王芳","id_number":"11010519491231002X","phone":"13800138000","address":"城关镇某路1号"}]`)},
 		{Field: "summary", JSON: json.RawMessage(`"反映拖欠工资"`)},
 		{Field: "registered_at", JSON: json.RawMessage(`1767225600000`)},
-	}
-}
-
-// writeUnchecked stores ch as an op of r's own origin without the replica's author check,
-// as a tampered station would: the op is built by hand and applied as a local batch.
-func writeUnchecked(t *testing.T, r *node.Replica, ch node.Change) {
-	t.Helper()
-	var seq uint64
-	for after := uint64(0); ; {
-		feed, next, err := r.Feed(after, 1000, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(feed) == 0 {
-			break
-		}
-		for _, e := range feed {
-			d, err := cases.PeekDot(e.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Origin == r.Origin() && d.Seq > seq {
-				seq = d.Seq
-			}
-		}
-		after = next
-	}
-	ws, observed, err := cases.Prepare(cases.NewCase(ch.Case), ch.Kind, ch.Writes, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := cases.Op{Dot: crdt.Dot{Origin: r.Origin(), Seq: seq + 1}, Stamp: crdt.Timestamp{Wall: time.Now().UnixMilli()},
-		Case: ch.Case, Kind: ch.Kind, Author: ch.Author, Writes: ws, Observed: observed}
-	if _, err := r.Apply(context.Background(), node.Batch{Ops: []node.Incoming{{Op: op}}}); err != nil {
-		t.Fatal(err)
 	}
 }

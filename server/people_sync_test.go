@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/internal/casetest"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server"
 	fsync "github.com/fengqiao/fengqiao/sync"
@@ -211,7 +212,7 @@ func TestAuthorSpoofing_QuarantinedAtTheHub(t *testing.T) {
 	st := c.station.r
 	spoof := func(id, author string) {
 		t.Helper()
-		writeUnchecked(t, st, node.Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: registrationWrites(villageA)})
+		casetest.WriteUnchecked(t, st, node.Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: registrationWrites(villageA)}, time.Now().UnixMilli())
 	}
 	spoof("zs-0101", "nobody")
 	spoof("zs-0102", "wg.b")
