@@ -102,7 +102,7 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 		mux.HandleFunc("GET /api/v1/bundles/{station}", s.exportBundle)
 	}
 	if cfg.Enroll != nil {
-		mux.Handle("POST /api/v1/enroll", cfg.Enroll)
+		mux.Handle("POST /api/v1/enroll", s.enrollGate(cfg.Enroll)) // a county admin's sign-in, or as before
 	}
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/fengqiao/fengqiao/cases"
+	fsync "github.com/fengqiao/fengqiao/sync"
 )
 
 // authorize is the one place a request is checked against the authorization table
@@ -57,4 +58,21 @@ func writeRefusal(w http.ResponseWriter, err error) {
 	default:
 		writeError(w, http.StatusInternalServerError, "internal", "内部错误 / internal error", "")
 	}
+}
+
+// enrollGate lets a signed-in person holding the enroll permission (an API token or
+// session of a county admin, e.g. fengqiao enroll --token fqt_...) enroll stations; any
+// other request goes to the hub's own check (its enrollment token, or loopback).
+func (s *station) enrollGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, person := ParseToken(bearer(r)); person && s.auth.people != nil {
+			author, ok := s.authorize(w, r, cases.PermEnroll, nil)
+			if !ok {
+				return
+			}
+			s.cfg.Logger.Info("enrollment by a signed-in admin", "account", author)
+			r = r.WithContext(fsync.WithEnrollAuthorized(r.Context()))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

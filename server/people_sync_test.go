@@ -237,3 +237,31 @@ func TestAuthorSpoofing_QuarantinedAtTheHub(t *testing.T) {
 		}
 	}
 }
+
+// A county admin's API token enrolls a station at a hub that has an enrollment token (the
+// admin's sign-in replaces it); a grid worker's token is refused, and so is no token.
+func TestEnroll_ByACountyAdminsToken(t *testing.T) {
+	var hubSync *fsync.Hub
+	h := startNode(t, "zs-hub", county, func(cfg *server.StationConfig) {
+		hubSync = fsync.NewHub(fsync.HubConfig{Replica: cfg.Replica.(*node.Replica), Logger: quietLog()})
+		cfg.Sync, cfg.Enroll = hubSync, hubSync.EnrollHandler("the-hub-enrollment-token")
+	})
+	_, admin := h.setupAdmin(t, "admin")
+	wg := h.createAccount(t, admin, "wg.a", villageA, cases.RoleGridWorker)
+	token := func(session string) string {
+		var v server.TokenView
+		must(t, http.StatusCreated, "POST", h.srv.URL+"/api/v1/tokens", session, server.TokenRequest{Label: "enroll"}, &v)
+		return v.Token
+	}
+	adminToken, wgToken := token(admin), token(h.signIn(t, wg, testPass))
+	for _, tc := range []struct {
+		id, token string
+		ok        bool
+	}{{"st-none", "", false}, {"st-wg", wgToken, false}, {"st-admin", adminToken, true}} {
+		r := openNode(t, t.TempDir(), tc.id, townA, newTestClock())
+		_, err := fsync.EnrollStation(context.Background(), r, h.srv.URL, townA, tc.token)
+		if (err == nil) != tc.ok {
+			t.Errorf("enroll %s: %v, want ok %v", tc.id, err, tc.ok)
+		}
+	}
+}

@@ -170,7 +170,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	hubSync := sync.NewHub(sync.HubConfig{Replica: m, Logger: env.Log, URLs: urls})
 	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub",
 		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: hubPeers(hubSync),
-		Raft: func() any { return c.Status() }})
+		Raft: func() any { return c.Status() }, Auth: env.Auth})
 	station.Store(&h)
 	env.Log.Info("hub member serving stations", "hub", m.Origin().Node, "region", m.Region())
 	if p.ready != nil {

@@ -1,7 +1,11 @@
 package hub_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -147,4 +151,75 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return len(a) == len(b)
+}
+
+// At a Raft hub, account changes, sessions and audit records go through the log: the
+// first run, an account and a sign-in made at the leader's API are honoured at a follower's.
+func TestMembers_SessionsAndAccountsThroughTheLog(t *testing.T) {
+	members := startCluster(t, t.TempDir())
+	leader := waitLeader(t, members, time.Now().Add(30*time.Second))
+	var follower *member
+	for _, m := range members {
+		if m != leader {
+			follower = m
+		}
+	}
+	serve := func(m *member) string {
+		mem := hub.NewMember(m.fsm, m.raft, hub.MemberOptions{})
+		srv := httptest.NewServer(server.NewStationHandler(server.StationConfig{Replica: mem, Writer: mem, Logger: quiet(), Role: "hub",
+			Auth: server.AuthConfig{Argon2: casetest.CheapArgon2}}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	atLeader, atFollower := serve(leader), serve(follower)
+	post := func(url, tok string, body any, out any) int {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			_ = json.NewDecoder(resp.Body).Decode(out)
+		}
+		return resp.StatusCode
+	}
+	if got := post(atLeader+"/api/v1/setup", "", server.SetupRequest{Account: "admin", Name: "管理员", Password: casetest.Password}, nil); got != http.StatusCreated {
+		t.Fatalf("setup at the leader: %d", got)
+	}
+	var signed server.SignInResponse
+	if got := post(atLeader+"/api/v1/signin", "", server.SignInRequest{Account: "admin", Password: casetest.Password}, &signed); got != http.StatusOK {
+		t.Fatalf("sign-in at the leader: %d", got)
+	}
+	region := villA
+	name := "王五"
+	if got := post(atLeader+"/api/v1/accounts", signed.Token, server.AccountRequest{Account: "wg.a", Name: &name, Region: &region,
+		Roles: []cases.Role{cases.RoleGridWorker}, Password: casetest.Password}, nil); got != http.StatusCreated {
+		t.Fatalf("create an account at the leader: %d", got)
+	}
+	req, _ := http.NewRequest("GET", atFollower+"/api/v1/accounts/wg.a", nil)
+	req.Header.Set("Authorization", "Bearer "+signed.Token)
+	waitFor(t, "the session and the account at the follower", func() bool {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	var digests [][32]byte
+	last := leader.raft.LastIndex()
+	for _, m := range members {
+		waitFor(t, "every member applied", func() bool { return m.fsm.Replica().RaftApplied() >= last })
+		d, _ := m.fsm.Replica().KeyspaceDigest()
+		digests = append(digests, d)
+	}
+	if digests[0] != digests[1] || digests[1] != digests[2] {
+		t.Error("members' keyspaces differ after sign-in")
+	}
 }
