@@ -35,15 +35,13 @@ type peopleState struct {
 	loaded   bool
 	accounts map[string]*cases.Account // values are never modified once stored
 	any      atomic.Bool               // the directory holds at least one account (once loaded)
+	built    atomic.Bool               // loaded, read without the lock on the apply path
 }
 
 // ensurePeople builds the directory from the stored account documents if it is not built.
 func (r *Replica) ensurePeople() error {
 	p := &r.people
-	p.mu.RLock()
-	loaded := p.loaded
-	p.mu.RUnlock()
-	if loaded {
+	if p.built.Load() {
 		return nil
 	}
 	p.mu.Lock()
@@ -79,6 +77,7 @@ func (r *Replica) ensurePeople() error {
 	}
 	p.accounts, p.loaded = accts, true
 	p.any.Store(len(accts) > 0)
+	p.built.Store(true)
 	return nil
 }
 

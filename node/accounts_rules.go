@@ -72,8 +72,8 @@ func refusalReason(err error) string {
 
 // peopleRefusal judges an op a writer pushed on a people document. A writer may change only
 // accounts within its region, with roles a station admin may grant (a hub peer: any role),
-// and create only accounts named after its own node ("<node>.<name>"), so two stations can
-// never claim one id; it may append only to its own audit trail. Once the replica holds
+// and create only accounts named after its own node ("<node>.<name>"; a hub peer's own ops
+// any name), so two stations can never claim one id; it may append only to its own audit trail. Once the replica holds
 // accounts the author is judged too: an account op needs an author who may manage that
 // account (or is the first-run setup of the writer's own admin), an audit record an author
 // that was an active account.
@@ -126,8 +126,8 @@ func (a *applier) peopleRefusal(op *cases.Op) (string, error) {
 			return reasonWriter, nil
 		}
 	}
-	if before == nil && !strings.HasPrefix(id, origin+".") {
-		return reasonWriter, nil
+	if before == nil && !strings.HasPrefix(id, origin+".") && !(a.rule.AnyOrigin && origin == a.rule.Node) {
+		return reasonWriter, nil // a county hub's own accounts are named as it likes
 	}
 	if op.Author == cases.SetupAuthor {
 		if before != nil || !slices.Equal(after.Roles, []cases.Role{cases.SetupRole(after.Regions[0])}) {

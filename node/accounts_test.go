@@ -192,3 +192,60 @@ func TestPeople_StationAccountsAndWriterRule(t *testing.T) {
 		t.Errorf("the station's own admin at the hub: %v, %v", a, err)
 	}
 }
+
+// A county hub forwards its people documents to its city: its own accounts (any name, any
+// role, within the county) and its stations' are taken there, and judged there once the
+// city holds accounts.
+func TestPeople_ACountyForwardsItsAccountsToItsCity(t *testing.T) {
+	county := openTestReplica(t, "zs-hub", testCounty)
+	mustOK(t, county, casetest.Account(cases.SetupAuthor, "admin", testCounty, cases.RoleCountyAdmin))
+	mustOK(t, county, casetest.Account("admin", "wg.a", villageA, cases.RoleGridWorker))
+	if _, err := county.Write(context.Background(), casetest.Account("admin", "far", otherVillage, cases.RoleGridWorker)); !errors.Is(err, cases.ErrForbidden) {
+		t.Fatalf("a county admin made an account of another county: %v", err)
+	}
+	casetest.WriteUnchecked(t, county, casetest.Account("admin", "far", otherVillage, cases.RoleGridWorker), testBaseTime) // a tampered county
+	city := openTestReplica(t, "sy-hub", "4203")
+	mustOK(t, city, casetest.Account(cases.SetupAuthor, "city.admin", "4203", cases.RoleCountyAdmin))
+	feed, _, err := county.Feed(0, 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := node.Batch{From: "zs-hub", Writer: &node.WriterRule{Node: "zs-hub", Scopes: []string{node.ScopeOfRegion(testCounty), node.ScopeOfStation("zs-hub")}, AnyOrigin: true}}
+	for _, e := range feed {
+		op, err := cases.DecodeOp(e.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Ops = append(b.Ops, node.Incoming{Op: op, Raw: e.Raw})
+	}
+	res, err := city.Apply(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := city.Account("wg.a"); err != nil {
+		t.Errorf("the county's grid worker at the city: %v (result %+v)", err, res)
+	}
+	if _, err := city.Account("far"); err == nil {
+		t.Error("an account outside the county was taken from it")
+	}
+}
+
+// The first run makes only the node's own administrator: the admin role of its tier, in
+// its own region.
+func TestPeople_SetupMakesOnlyTheNodesOwnAdmin(t *testing.T) {
+	st := openTestReplica(t, "stA", townA)
+	for i, ch := range []node.Change{
+		casetest.Account(cases.SetupAuthor, "stA.boss", townA, cases.RoleCountyAdmin),
+		casetest.Account(cases.SetupAuthor, "stA.boss", villageA, cases.RoleStationAdmin),
+		casetest.Account(cases.SetupAuthor, "stA.boss", townA, cases.RoleStationAdmin, cases.RoleGridWorker),
+		casetest.Account("stA.nobody", "stA.boss", townA, cases.RoleStationAdmin),
+	} {
+		if _, err := st.Write(context.Background(), ch); !errors.Is(err, cases.ErrForbidden) {
+			t.Errorf("setup %d: %v, want forbidden", i, err)
+		}
+	}
+	if has, _ := st.HasAccounts(); has {
+		t.Fatal("a refused setup made an account")
+	}
+	mustOK(t, st, casetest.Account(cases.SetupAuthor, "stA.admin", townA, cases.RoleStationAdmin))
+}

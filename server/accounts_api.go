@@ -265,11 +265,30 @@ func (s *station) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "无法建立会话 / could not start a session", "")
 		return
 	}
+	s.pruneSessions(r, now)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, Expires: time.UnixMilli(expires)})
 	s.cfg.Logger.Info("signed in", "account", acct.ID)
 	writeJSON(w, http.StatusOK, SignInResponse{Account: accountView(acct), Token: tok,
 		Expires: time.UnixMilli(expires).In(Shanghai).Format(time.RFC3339)})
+}
+
+// pruneSessions deletes up to 100 expired sessions, so that the store does not keep every
+// sign-in for good.
+func (s *station) pruneSessions(r *http.Request, now int64) {
+	var expired []string
+	_ = s.auth.people.Docs(docSession, func(id string, v []byte) error {
+		if sess, err := decodeSession(v); (err != nil || sess.expires <= now) && len(expired) < 100 {
+			expired = append(expired, id)
+		}
+		return nil
+	})
+	for _, id := range expired {
+		if err := s.auth.people.PutDoc(r.Context(), docSession, id, nil); err != nil {
+			s.cfg.Logger.Warn("prune expired sessions", "err", err)
+			return
+		}
+	}
 }
 
 // signOut serves POST /api/v1/signout: the session ends here and now.

@@ -247,3 +247,23 @@ func TestSessions_ExpireEndAtResetAndTokens(t *testing.T) {
 		t.Errorf("a revoked token: %d, want 401", got)
 	}
 }
+
+// Expired sessions do not pile up: a sign-in deletes them.
+func TestSessions_ExpiredArePruned(t *testing.T) {
+	h := startNode(t, "zs-hub", county, nil)
+	id, _ := h.setupAdmin(t, "admin")
+	h.signIn(t, id, testPass)
+	count := func() int {
+		n := 0
+		_ = h.r.Docs("session", func(string, []byte) error { n++; return nil })
+		return n
+	}
+	if got := count(); got != 2 {
+		t.Fatalf("%d sessions, want 2", got)
+	}
+	h.clock.advance(13 * time.Hour)
+	h.signIn(t, id, testPass)
+	if got := count(); got != 1 {
+		t.Errorf("%d sessions after the others expired and a new sign-in, want 1", got)
+	}
+}
