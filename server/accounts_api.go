@@ -244,7 +244,11 @@ func (s *station) signIn(w http.ResponseWriter, r *http.Request) {
 				s.cfg.Logger.Error("sign-in: count failure", "err", err)
 			}
 		}
-		s.cfg.Logger.Info("sign-in refused", "account", req.Account, "remote", r.RemoteAddr)
+		if acct != nil { // an unknown name is not logged: people type their password there too
+			s.cfg.Logger.Info("sign-in refused", "account", acct.ID, "remote", r.RemoteAddr)
+		} else {
+			s.cfg.Logger.Info("sign-in refused: no such account", "remote", r.RemoteAddr)
+		}
 		writeError(w, http.StatusUnauthorized, "wrong_password", "账号或密码错误 / wrong account or password", "password")
 		return
 	}

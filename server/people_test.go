@@ -1,14 +1,21 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server"
 )
 
@@ -266,4 +273,59 @@ func TestSessions_ExpiredArePruned(t *testing.T) {
 	if got := count(); got != 1 {
 		t.Errorf("%d sessions after the others expired and a new sign-in, want 1", got)
 	}
+}
+
+// Nothing of a credential reaches the log: not a password (right, wrong, or typed into the
+// account field), not a session or API token, not a hash or salt.
+func TestNothingOfACredentialIsLogged(t *testing.T) {
+	var buf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newTestClock()
+	r, err := node.Open(filepath.Join(t.TempDir(), "hub"), node.Options{NodeID: "zs-hub", Region: county, Logger: log, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	h := serveNode(t, r, c, func(cfg *server.StationConfig) { cfg.Logger = log })
+	id, admin := h.setupAdmin(t, "admin")
+	wg := h.createAccount(t, admin, "wg.a", villageA, cases.RoleGridWorker)
+	call(t, "POST", h.srv.URL+"/api/v1/signin", "", server.SignInRequest{Account: wg, Password: "the wrong one!"}, nil)
+	call(t, "POST", h.srv.URL+"/api/v1/signin", "", server.SignInRequest{Account: "my secret pw 9", Password: "x"}, nil)
+	must(t, http.StatusOK, "POST", h.srv.URL+"/api/v1/accounts/"+wg+"/password", admin, server.PasswordRequest{Password: "reset password 7"}, nil)
+	var tok server.TokenView
+	must(t, http.StatusCreated, "POST", h.srv.URL+"/api/v1/tokens", admin, server.TokenRequest{Label: "x"}, &tok)
+	must(t, http.StatusOK, "GET", h.srv.URL+"/api/v1/me", tok.Token, nil, nil)
+	call(t, "GET", h.srv.URL+"/api/v1/me", "fqs_"+strings.Repeat("B", 43), nil, nil)
+	a, err := r.Account(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := buf.String()
+	if !strings.Contains(logged, "signed in") {
+		t.Fatalf("the test logged nothing to check:\n%s", logged)
+	}
+	for _, secret := range []string{testPass, "the wrong one!", "my secret pw 9", "reset password 7", admin, tok.Token,
+		tok.Token[len(tok.Token)-43:], base64.StdEncoding.EncodeToString(a.Credential.Hash), base64.StdEncoding.EncodeToString(a.Credential.Salt),
+		fmt.Sprintf("%x", a.Credential.Hash[:8])} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("the log holds %q:\n%s", secret, logged)
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
