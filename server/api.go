@@ -162,6 +162,9 @@ func (s *station) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *station) getCase(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
+		return // who asks, before saying whether the case exists
+	}
 	id := r.PathValue("id")
 	c, hist, err := s.cfg.Replica.Case(id)
 	if errors.Is(err, node.ErrNotFound) {
