@@ -179,3 +179,16 @@ func TestRoleTable_IsTheDocumented(t *testing.T) {
 		t.Errorf("docs/security.md does not hold the role table; it should contain:\n%s", want)
 	}
 }
+
+// BenchmarkCredentialVerify is the cost of one sign-in's hashing with the default
+// parameters (docs/security.md quotes it).
+func BenchmarkCredentialVerify(b *testing.B) {
+	c, err := cases.NewCredential("a password 123", make([]byte, 16), cases.DefaultArgon2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Verify("a password 123")
+	}
+}
