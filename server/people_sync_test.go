@@ -167,8 +167,23 @@ func TestAudit_EveryIdentityReadIsRecordedAndReachesTheHub(t *testing.T) {
 	if got := c.station.r.Status().FeedSeq; got != before+2 {
 		t.Fatalf("two full reads wrote %d ops, want 2 audit records", got-before)
 	}
+	// A township staff exports: redacted (no record), then in full (one record).
+	ts := c.hub.createAccount(t, c.admin, "ts.a", townA, cases.RoleTownshipStaff)
+	c.stationHolds(t, ts, func(*cases.Account) bool { return true })
+	tsTok := c.station.signIn(t, ts, testPass)
+	before = c.station.r.Status().FeedSeq
+	if got := call(t, "GET", c.station.srv.URL+"/api/v1/export", tsTok, nil, nil); got != http.StatusOK || c.station.r.Status().FeedSeq != before {
+		t.Fatalf("a redacted export: %d, %d ops written", got, c.station.r.Status().FeedSeq-before)
+	}
+	if got := call(t, "GET", c.station.srv.URL+"/api/v1/export?redact=0", tsTok, nil, nil); got != http.StatusOK || c.station.r.Status().FeedSeq != before+1 {
+		t.Fatalf("a full export: %d, %d audit records", got, c.station.r.Status().FeedSeq-before)
+	}
 
-	recs := c.hubAudit(t, "zs-0001", 2)
+	recs := c.hubAudit(t, "zs-0001", 3)
+	if recs[0].Action != "export" || recs[0].Account != ts {
+		t.Errorf("newest record %+v, want the export", recs[0])
+	}
+	recs = recs[1:]
 	actions := []string{}
 	for _, r := range recs {
 		actions = append(actions, r.Action)
@@ -187,7 +202,7 @@ func TestAudit_EveryIdentityReadIsRecordedAndReachesTheHub(t *testing.T) {
 	}
 	staff := c.hub.signIn(t, c.staff, testPass)
 	must(t, http.StatusOK, "GET", c.hub.srv.URL+"/api/v1/cases/zs-0001", staff, nil, &cj)
-	if recs := c.hubAudit(t, "zs-0001", 3); recs[0].Node != "zs-hub" || recs[0].Account != c.staff {
+	if recs := c.hubAudit(t, "zs-0001", 4); recs[0].Node != "zs-hub" || recs[0].Account != c.staff {
 		t.Errorf("newest record %+v, want the county staff's read at the hub", recs[0])
 	}
 	var q server.QuarantineList
