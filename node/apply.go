@@ -107,6 +107,9 @@ type applier struct {
 	buf          []byte
 	w            *mp.Writer
 	clock        crdt.Clock // the replica's clock as this batch advances it; published on commit
+
+	// people is what this batch changed of the accounts (accounts.go); nil when nothing.
+	people *peopleBatch
 }
 
 func (r *Replica) newApplier(via string, now int64) *applier {
@@ -259,15 +262,19 @@ func (a *applier) duplicate(d crdt.Dot, stored, raw []byte, meta cases.Meta) {
 // store writes an op's record, dot index and history entry, extends its chain when it is
 // next, and folds it into its case.
 func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) error {
+	if cases.IsPeopleDoc(op.Case) {
+		return a.storePeople(op, raw, meta, via) // accounts and audit trails (accounts.go)
+	}
+	reason := ""
 	if !meta.Quarantined && a.rule.Checks(op.Dot.Origin.Node) {
-		ok, err := a.mayWrite(op)
-		if err != nil {
+		var err error
+		if reason, err = a.writerRefusal(op); err != nil { // writer rule, then author rule
 			return err
 		}
-		meta.Quarantined = !ok
+		meta.Quarantined = reason != ""
 	}
 	if meta.Quarantined {
-		a.storeQuarantined(op, raw, meta, via)
+		a.storeQuarantined(op, raw, meta, via, reason)
 		return nil
 	}
 	pos := a.record(op, raw, meta, via)
@@ -470,6 +477,7 @@ func (a *applier) commit() error {
 	if a.raftIndex != 0 {
 		r.raftApplied = a.raftIndex
 	}
+	a.publishPeople()
 	r.notifyChanged()
 	a.res.FeedSeq = a.feed
 	return nil

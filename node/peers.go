@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -109,12 +110,19 @@ func (a *applier) mayWrite(op *cases.Op) (bool, error) {
 // storeQuarantined keeps an op its writer had no right to write: in the feed (so that it
 // is forwarded upward and its origin's chain stays whole) and listed for a person, but
 // with no history entry, so no fold of its case ever sees it, and in no scope.
-func (a *applier) storeQuarantined(op *cases.Op, raw []byte, meta cases.Meta, via string) {
+//
+// reason says why (writer_out_of_scope, author_<refusal>; "" when an upstream replica
+// quarantined it): stored after the case id and a NUL.
+func (a *applier) storeQuarantined(op *cases.Op, raw []byte, meta cases.Meta, via, reason string) {
 	pos := a.record(op, raw, meta, via)
-	a.wb.Set(be64([]byte{tQuarant}, pos), []byte(op.Case), nil)
+	v := []byte(op.Case)
+	if reason != "" {
+		v = append(append(v, 0), reason...)
+	}
+	a.wb.Set(be64([]byte{tQuarant}, pos), v, nil)
 	a.newQuar++
 	a.res.Quarantined++
-	a.r.opts.Logger.Warn("op quarantined: its writer may not write this case", "dot", op.Dot.String(), "via", via)
+	a.r.opts.Logger.Warn("op quarantined: its writer or author may not write this", "dot", op.Dot.String(), "via", via, "reason", reason)
 }
 
 // QuarantinedOp is an op kept aside for a person.
@@ -123,6 +131,11 @@ type QuarantinedOp struct {
 	Via  string
 	Op   cases.Op
 	Meta cases.Meta
+	// Reason is why it was kept aside: writer_out_of_scope (the writer rule), author_<code>
+	// (its author may not have written it; the code is the authorization table's refusal),
+	// as the replica that decided it said (one that took it quarantined from upstream says
+	// writer_out_of_scope).
+	Reason string
 }
 
 // Quarantined lists up to limit quarantined ops after feed position after, in feed order.
@@ -148,7 +161,12 @@ func (r *Replica) Quarantined(after uint64, limit int) ([]QuarantinedOp, error) 
 		if err != nil {
 			return nil, fmt.Errorf("quarantined op at %d: %w", pos, err)
 		}
-		out = append(out, QuarantinedOp{Pos: pos, Via: rec.Via, Op: op, Meta: rec.Meta})
+		q := QuarantinedOp{Pos: pos, Via: rec.Via, Op: op, Meta: rec.Meta}
+		q.Reason = reasonWriter // the only reason before authors were judged
+		if v := it.Value(); bytes.IndexByte(v, 0) >= 0 {
+			q.Reason = string(v[bytes.IndexByte(v, 0)+1:])
+		}
+		out = append(out, q)
 	}
 	return out, it.Error()
 }

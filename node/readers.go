@@ -2,6 +2,7 @@ package node
 
 import (
 	"crypto/ed25519"
+	"fmt"
 
 	"github.com/fengqiao/fengqiao/cases"
 )
@@ -31,8 +32,11 @@ func (r *Replica) History(id string) ([]cases.Stored, error) {
 
 // Case returns the case with id, folded from its full history (registers with their
 // conflicts, sets, and the notes and attachment logs), and the history itself. It returns
-// ErrNotFound when no op of the case is held.
+// ErrNotFound when no op of the case is held, and for a people document, which is no case.
 func (r *Replica) Case(id string) (*cases.Case, []cases.Stored, error) {
+	if cases.IsPeopleDoc(id) {
+		return nil, nil, fmt.Errorf("case %q: %w", id, ErrNotFound)
+	}
 	done, err := r.reading()
 	if err != nil {
 		return nil, nil, err

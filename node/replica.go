@@ -78,6 +78,8 @@ type Replica struct {
 
 	secretMu sync.Mutex // makes Secret's get-or-create atomic
 
+	people peopleState // the directory of accounts (accounts.go)
+
 	// changed is closed and replaced after every commit (see Notify).
 	changed atomic.Pointer[chan struct{}]
 

@@ -114,6 +114,9 @@ func (a *applier) local(ch *Change) (cases.Op, error) {
 	if err := validID("author", ch.Author); err != nil {
 		return cases.Op{}, &cases.FieldError{Field: "author", Code: "author", Zh: "操作人格式不正确", En: err.Error()}
 	}
+	if cases.IsPeopleDoc(ch.Case) {
+		return a.localPeople(ch) // accounts and audit records (accounts_rules.go)
+	}
 	t, err := a.touch(ch.Case, ch.Kind == cases.KindRegister)
 	if err != nil {
 		return cases.Op{}, err
@@ -153,6 +156,12 @@ func (a *applier) local(ch *Change) (cases.Op, error) {
 	if err := op.WellFormed(); err != nil {
 		// Only a base naming dots this replica has not written yet can do this.
 		return cases.Op{}, &cases.FieldError{Field: "base", Code: "base", Zh: "所依据的版本无效", En: err.Error()}
+	}
+	if err := a.localAuthorRefusal(&op, t); err != nil { // once the replica holds accounts
+		if !t.existed && len(t.newPos) == 0 {
+			a.untouch(t)
+		}
+		return cases.Op{}, err
 	}
 	if err := a.store(&op, op.Encode(), cases.Meta{}, ""); err != nil {
 		return cases.Op{}, err

@@ -74,6 +74,8 @@ type StationConfig struct {
 	// error until it returns nil): a hub member that has no leader or is still catching up
 	// is alive (/healthz) but not ready. Nil means ready whenever serving.
 	Ready func() error
+	// Auth tunes sign-in (auth.go); accounts are served when Replica is also People.
+	Auth AuthConfig
 }
 
 // PeerStatus is one sync peer as the status shows it.
@@ -99,8 +101,9 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 	if cfg.Role == "" {
 		cfg.Role = "station"
 	}
-	s := &station{cfg: cfg}
+	s := &station{cfg: cfg, auth: newAuth(cfg)}
 	mux := http.NewServeMux()
+	s.registerPeople(mux) // accounts_api.go
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Metrics != nil {
@@ -119,7 +122,7 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 		mux.HandleFunc("GET /api/v1/bundles/{station}", s.exportBundle)
 	}
 	if cfg.Enroll != nil {
-		mux.Handle("POST /api/v1/enroll", cfg.Enroll)
+		mux.Handle("POST /api/v1/enroll", s.enrollGate(cfg.Enroll)) // a county admin's sign-in, or as before
 	}
 
 	if cfg.StationBundles != nil {
@@ -140,7 +143,8 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 }
 
 type station struct {
-	cfg StationConfig
+	cfg  StationConfig
+	auth *auth
 }
 
 func (s *station) healthz(w http.ResponseWriter, r *http.Request) {
@@ -178,6 +182,9 @@ type StatusResponse struct {
 }
 
 func (s *station) status(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
+		return
+	}
 	st := s.cfg.Replica.Status()
 	now := s.cfg.Now()
 	peers := []PeerStatus{}
@@ -197,6 +204,9 @@ func (s *station) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *station) getCase(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
+		return // who asks, before saying whether the case exists
+	}
 	id := r.PathValue("id")
 	c, hist, err := s.cfg.Replica.Case(id)
 	if errors.Is(err, node.ErrNotFound) {
@@ -208,7 +218,11 @@ func (s *station) getCase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "读取案件失败 / could not read the case", "")
 		return
 	}
-	writeJSON(w, http.StatusOK, CaseView(c, hist))
+	cl, ok := s.authorizeCaller(w, r, cases.PermRead, c)
+	if !ok {
+		return
+	}
+	s.writeCaseView(w, r, cl, c, hist) // in full and audited, or redacted (audit_api.go)
 }
 
 // CaseList is the body of GET /api/v1/cases: one page, and the cursor of the next (empty on
@@ -220,6 +234,10 @@ type CaseList struct {
 
 // listCases serves GET /api/v1/cases?state=S&region=PREFIX&due_within=7d&limit=N&cursor=C.
 func (s *station) listCases(w http.ResponseWriter, r *http.Request) {
+	cl, ok := s.authorizeCaller(w, r, cases.PermRead, nil)
+	if !ok {
+		return
+	}
 	q := node.Query{State: r.URL.Query().Get("state"), Region: r.URL.Query().Get("region")}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -255,10 +273,13 @@ func (s *station) listCases(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "读取案件列表失败 / could not list cases", "")
 		return
 	}
-	out := CaseList{Cases: make([]CaseJSON, 0, len(page.Cases))}
-	for _, c := range page.Cases {
-		out.Cases = append(out.Cases, CaseView(c, nil))
+	// Cases outside the caller's scope are left out; identity shown only with ?identity=full.
+	views, err := s.viewPage(r, cl, page.Cases, r.URL.Query().Get("identity") == "full", cases.AuditList)
+	if err != nil {
+		s.auditFailed(w, err)
+		return
 	}
+	out := CaseList{Cases: views}
 	if page.Next != nil {
 		out.Next = base64.RawURLEncoding.EncodeToString(page.Next)
 	}

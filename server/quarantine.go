@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/fengqiao/fengqiao/cases"
 	"strconv"
 	"time"
 )
@@ -30,6 +32,9 @@ type QuarantineList struct {
 // listQuarantine serves GET /api/v1/quarantine?after=POS&limit=N: ops a station sent on
 // cases it may not write, kept aside for a person to decide.
 func (s *station) listQuarantine(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
+		return
+	}
 	var after uint64
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -58,7 +63,7 @@ func (s *station) listQuarantine(w http.ResponseWriter, r *http.Request) {
 	for _, q := range ops {
 		v := QuarantinedView{Pos: q.Pos, Dot: q.Op.Dot.String(), Case: q.Op.Case, Kind: string(q.Op.Kind),
 			Author: q.Op.Author, Via: q.Via, Stamp: time.UnixMilli(q.Op.Stamp.Wall).In(Shanghai).Format(time.RFC3339),
-			Reason: "writer_out_of_scope"}
+			Reason: q.Reason}
 		if q.Meta.ReceivedAt != 0 {
 			v.ReceivedAt = time.UnixMilli(q.Meta.ReceivedAt).In(Shanghai).Format(time.RFC3339)
 		}

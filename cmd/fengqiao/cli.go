@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/fengqiao/fengqiao/server"
 )
 
 // commands is the registry: every subcommand of the binary, in the order `fengqiao help` lists
@@ -85,6 +87,10 @@ type Env struct {
 	// Log is configured by --log-level: text on a terminal, JSON lines otherwise. Pass it to
 	// the packages the command wires up; nothing sets slog's global default.
 	Log *slog.Logger
+	// Getenv reads the environment (FENGQIAO_PASSWORD, which is no flag's).
+	Getenv func(name string) (string, bool)
+	// Auth is the sign-in settings of the station or hub the command serves (people.go).
+	Auth server.AuthConfig
 }
 
 // UsageError is a command line the program cannot act on: an unknown command, a bad flag or
@@ -214,6 +220,7 @@ func (a *app) runCommand(ctx context.Context, c *Command, args []string) error {
 		Stdout: a.stdout,
 		Stderr: a.stderr,
 		Log:    newLogger(a.stderr, common.level.Level),
+		Getenv: a.lookupEnv,
 	}
 	return withCmd(c.Name, run(ctx, env, pos))
 }

@@ -51,7 +51,11 @@ hub's own key.`,
 			memMiB := fs.Int("memtable-mib", int(hd.MemTableSize>>20), "Pebble 内存表（MiB） / Pebble memtable, MiB")
 			token := fs.String("enroll-token", "", "站点登记口令（未设置时只接受本机登记） / enrollment token (without one, only local enrollment)")
 			cluster := addClusterFlags(fs)
+			authFlags := addAuthFlags(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
+				if err := authFlags(env); err != nil {
+					return err
+				}
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定数据目录")
 				}
@@ -120,7 +124,7 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 	metrics := server.NewMetrics()
 	hub := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(r), Logger: env.Log, URLs: urls})
 	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Role: "hub",
-		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: hubPeers(hub),
+		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: hubPeers(hub), Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hub.Sessions()) }})
 	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync")
 	if ready != nil {

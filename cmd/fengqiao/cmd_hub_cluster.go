@@ -171,7 +171,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	hubSync := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(m), Logger: env.Log, URLs: urls})
 	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub",
 		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: hubPeers(hubSync),
-		Raft: func() any { return c.Status() }, RaftMetrics: clusterRaftMetrics(c), Ready: c.Serving,
+		Raft: func() any { return c.Status() }, RaftMetrics: clusterRaftMetrics(c), Ready: c.Serving, Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hubSync.Sessions()) }})
 	station.Store(&h)
 	env.Log.Info("hub member serving stations", "hub", m.Origin().Node, "region", m.Region())

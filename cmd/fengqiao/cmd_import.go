@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/node"
 )
 
@@ -51,7 +52,7 @@ bundle; importing a bundle twice changes nothing).`,
 			dir := fs.String("dir", "", "案件库目录（必填） / directory of the case store (required)")
 			id := fs.String("id", "", "新建案件库时的站点编号 / node id, when creating a store")
 			region := fs.String("region", "", "新建案件库时的区划代码 / division code, when creating a store")
-			author := fs.String("author", "import", "记录为操作人的账号 / account recorded as the author")
+			author := fs.String("author", "import", "记录为操作人的账号；库中已有账号时须为有导入权限的账号，密码取自 FENGQIAO_PASSWORD 或标准输入 / account recorded as the author; once the store holds accounts, one allowed to import, its password from FENGQIAO_PASSWORD or standard input")
 			batch := fs.Int("batch", 1000, "每批写入的记录数 / records per synced batch")
 			asJSON := fs.Bool("json", false, "以 JSON 输出结果 / print the report as JSON")
 			hubURL := fs.String("hub", "", "把同步包上传到运行中的中心（集群中心须用此方式） / upload a bundle to a running hub (the way for a cluster hub)")
@@ -73,7 +74,11 @@ bundle; importing a bundle twice changes nothing).`,
 					return err
 				}
 				defer r.Close()
-				rep, took, err := importFile(ctx, env, r, args[0], node.ImportOptions{Author: *author, BatchSize: *batch})
+				who, err := signInCLI(env, r, *author, cases.PermImport) // once the store holds accounts
+				if err != nil {
+					return err
+				}
+				rep, took, err := importFile(ctx, env, r, args[0], node.ImportOptions{Author: who, BatchSize: *batch})
 				if err != nil {
 					return err
 				}

@@ -32,7 +32,11 @@ the station keeps the id and region recorded in its store.`,
 			region := fs.String("region", "", "站点区划代码（9位乡镇或12位村），首次运行必填 / division code served (9-digit township or 12-digit village), required on the first run")
 			addr := fs.String("http", "127.0.0.1:8740", "HTTP 监听地址 / HTTP listen address")
 			hubs := fs.String("hub", "", "同步中心地址，逗号分隔（默认用登记时的地址；设为 off 则不同步） / hub URLs, comma-separated (default: those given at enrollment; \"off\" to not sync)")
+			authFlags := addAuthFlags(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
+				if err := authFlags(env); err != nil {
+					return err
+				}
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定案件库目录")
 				}
@@ -117,7 +121,7 @@ func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, p
 		ready(ln.Addr())
 	}
 	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers, Metrics: metrics,
-		StationBundles: server.LocalBundles{Replica: r}})
+		StationBundles: server.LocalBundles{Replica: r}, Auth: env.Auth})
 	err = server.Serve(ctx, ln, h, env.Log, 10*time.Second)
 	env.Log.Info("station stopped")
 	return err

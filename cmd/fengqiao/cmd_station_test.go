@@ -12,6 +12,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/internal/casetest"
+	"github.com/fengqiao/fengqiao/node"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a command writing while the test reads.
@@ -194,5 +198,59 @@ func TestImport_CSVReportsBadRowsAndImportsGoodOnes(t *testing.T) {
 	}
 	if rep.Rejected[1].Line != 4 || !strings.Contains(rep.Rejected[1].Reason, "region") {
 		t.Errorf("row 4 (unknown region) refused as %+v", rep.Rejected[1])
+	}
+}
+
+// Once a store holds accounts, an offline import needs an account allowed to import, with
+// its password; the ops it writes carry that account as their author.
+func TestImport_OnceAccountsExistNeedsAnAccountAllowedToImport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "st")
+	r, err := node.Open(dir, node.Options{NodeID: "zs", Region: "420323100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []node.Change{
+		casetest.Account(cases.SetupAuthor, "zs.admin", "420323100", cases.RoleStationAdmin),
+		casetest.Account("zs.admin", "zs.li", "420323100", cases.RoleTownshipStaff),
+		casetest.Account("zs.admin", "zs.wang", "420323100201", cases.RoleGridWorker),
+	} {
+		if _, err := r.Write(context.Background(), ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "台账.csv")
+	csv := "案件编号,类别,区划代码,姓名,身份证号,联系电话,内容分类,信访形式,诉求,登记时间,标签\n" +
+		"zs-2026-0001,信访,420323100201,王芳,11010519491231002X,13800138000,劳动社保,走访,反映拖欠工资,2026-03-02,\n"
+	if err := os.WriteFile(file, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pass := map[string]string{"FENGQIAO_PASSWORD": casetest.Password}
+	for _, tc := range []struct {
+		author string
+		env    map[string]string
+		want   string
+	}{
+		{"import", pass, "--author"},
+		{"wang", pass, "导入"}, // a grid worker may not import
+		{"li", map[string]string{"FENGQIAO_PASSWORD": "wrong password"}, "wrong account or password"},
+	} {
+		if _, _, err := runApp(t, nil, tc.env, "import", "--dir", dir, "--author", tc.author, file); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("import as %s: %v, want an error saying %q", tc.author, err, tc.want)
+		}
+	}
+	if _, _, err := runApp(t, nil, pass, "import", "--dir", dir, "--author", "li", file); err != nil {
+		t.Fatal(err)
+	}
+	r, err = node.Open(dir, node.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, _, err := r.Case("zs-2026-0001")
+	if err != nil || c.Creator != "zs.li" {
+		t.Fatalf("imported case %v by %v, want zs.li's", err, c)
 	}
 }

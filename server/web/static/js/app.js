@@ -62,12 +62,12 @@ function drawNav(current) {
     h('a', { href: '#/' + r.path, class: current === r ? 'active' : '' }, t(r.nav))));
   document.getElementById('lang').textContent = t('lang.switch');
   const who = document.getElementById('who');
-  mount(who, ctx.session?.account ? [ctx.session.name || ctx.session.account, ' ',
+  mount(who, ctx.session && !ctx.session.operator ? [ctx.session.name || ctx.session.id, ' ',
     h('button', { class: 'link', type: 'button', onclick: signOut }, t('nav.signout'))] : []);
 }
 
 async function signOut() {
-  try { await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin' }); } catch (e) { /* offline is fine */ }
+  try { await fetch('/api/v1/signout', { method: 'POST', credentials: 'same-origin' }); } catch (e) { /* offline is fine */ }
   ctx.session = null;
   location.hash = '#/signin';
 }
@@ -98,17 +98,22 @@ async function route() {
   }
 }
 
-async function start() {
-  document.getElementById('lang').addEventListener('click', () => { setLang(lang() === 'en' ? 'zh' : 'en'); route(); });
-  setUnauthorizedHandler(() => { if (!location.hash.startsWith('#/signin')) location.hash = '#/signin?next=' + encodeURIComponent(location.hash); });
+// loadStatus learns who this node is; before sign-in a node with accounts does not say.
+export async function loadStatus() {
   try {
     ctx.status = await get('/api/v1/status');
     document.getElementById('node-name').textContent = ctx.status.node;
     document.title = t('app.title') + ' · ' + ctx.status.node;
   } catch (err) {
-    showError(err);
+    if (!(err instanceof ApiError && err.status === 401)) showError(err);
   }
-  try { ctx.session = await get('/api/v1/session'); } catch (e) { ctx.session = null; }
+}
+
+async function start() {
+  document.getElementById('lang').addEventListener('click', () => { setLang(lang() === 'en' ? 'zh' : 'en'); route(); });
+  setUnauthorizedHandler(() => { if (!location.hash.startsWith('#/signin')) location.hash = '#/signin?next=' + encodeURIComponent(location.hash); });
+  await loadStatus();
+  try { ctx.session = await get('/api/v1/me'); } catch (e) { ctx.session = null; }
   window.addEventListener('hashchange', route);
   route();
 }

@@ -9,5 +9,5 @@ export async function auditPage(main) {
   mount(main, h('h1', {}, t('audit.title')), h('div', { class: 'table-wrap' }, h('table', { id: 'audit' },
     h('thead', {}, h('tr', {}, [t('audit.when'), t('audit.who'), t('audit.case'), t('audit.fields')].map(x => h('th', {}, x)))),
     h('tbody', {}, rows.map(a => h('tr', {}, h('td', {}, fmtTime(a.at)), h('td', {}, a.account || a.who),
-      h('td', {}, a.case), h('td', {}, (a.fields || []).join('、'))))))));
+      h('td', {}, (a.cases || []).join('、')), h('td', {}, (a.fields || []).join('、'))))))));
 }

@@ -1,7 +1,8 @@
 // Sign-in at this station, against the accounts it holds: no network needed.
 import { h, mount, field, setError } from '../dom.js';
 import { t, localized } from '../i18n.js';
-import { post } from '../api.js';
+import { post, get } from '../api.js';
+import { loadStatus } from '../app.js';
 
 export async function signinPage(main, params, ctx) {
   const account = h('input', { id: 'signin-account', name: 'account', autocomplete: 'username', required: true });
@@ -11,7 +12,9 @@ export async function signinPage(main, params, ctx) {
     e.preventDefault();
     msg.textContent = '';
     try {
-      ctx.session = await post('/api/v1/session', { account: account.value.trim(), password: password.value });
+      await post('/api/v1/signin', { account: account.value.trim(), password: password.value });
+      ctx.session = await get('/api/v1/me');
+      await loadStatus();
       location.hash = params.next ? decodeURIComponent(params.next) : '#/';
     } catch (err) {
       setError(password, '');
