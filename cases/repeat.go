@@ -59,23 +59,50 @@ func ResidentIDsOfWrite(w Write) []string {
 	return out
 }
 
+// Matter is what repeat detection compares of a case.
+type Matter struct {
+	ID         string
+	Received   int64 // when it was received (registered, if no receipt was recorded)
+	Residents  []string
+	Category   string
+	Respondent string
+	Summary    string
+}
+
+// MatterOf returns what repeat detection compares of c.
+func MatterOf(c *Case) Matter {
+	m := Matter{ID: c.ID, Received: c.Int("received_at"), Residents: ResidentIDs(c), Category: c.String("category"),
+		Respondent: respondentName(c), Summary: strings.TrimSpace(c.String("summary"))}
+	if m.Received == 0 {
+		m.Received = c.Int("registered_at")
+	}
+	return m
+}
+
+// Before reports whether m was received before o (by time, then id: a total order).
+func (m Matter) Before(o Matter) bool {
+	return m.Received < o.Received || (m.Received == o.Received && m.ID < o.ID)
+}
+
 // SameMatter reports whether a and b are the same petitioner's same matter: they share a
 // resident ID, and their categories, or their respondents, are the same (with neither
 // known, their requests are word for word the same).
-func SameMatter(a, b *Case) bool {
-	ids := ResidentIDs(b)
-	if !slices.ContainsFunc(ResidentIDs(a), func(id string) bool { return slices.Contains(ids, id) }) {
+func SameMatter(a, b *Case) bool { return MatterOf(a).Same(MatterOf(b)) }
+
+// Same is SameMatter of two matters.
+func (a Matter) Same(b Matter) bool {
+	if !slices.ContainsFunc(a.Residents, func(id string) bool { return slices.Contains(b.Residents, id) }) {
 		return false
 	}
-	ca, cb := a.String("category"), b.String("category")
-	ra, rb := respondentName(a), respondentName(b)
+	ca, cb := a.Category, b.Category
+	ra, rb := a.Respondent, b.Respondent
 	switch {
 	case ca != "" && cb != "" && ca == cb:
 		return ra == "" || rb == "" || ra == rb
 	case ra != "" && rb != "" && ra == rb:
 		return true
 	case (ca == "" || cb == "") && (ra == "" || rb == ""):
-		return strings.TrimSpace(a.String("summary")) != "" && a.String("summary") == b.String("summary")
+		return a.Summary != "" && a.Summary == b.Summary
 	}
 	return false
 }
@@ -91,16 +118,21 @@ func respondentName(c *Case) string {
 
 // RepeatFinding is what the cases a replica can see say about a case.
 type RepeatFinding struct {
-	Earlier []string // other cases of the same petitioner and matter, by id, sorted
+	Earlier []string // cases of the same petitioner and matter received before it, by id, sorted
 	Final   string   // one of them whose 复核 opinion was served: the matter is concluded
 }
 
 // FindRepeats compares c with candidates (cases sharing a resident ID with it; c itself and
-// configuration documents are skipped).
+// configuration documents are skipped): the same matter received before c makes c a repeat.
 func FindRepeats(c *Case, candidates []*Case) RepeatFinding {
 	var f RepeatFinding
+	m := MatterOf(c)
 	for _, o := range candidates {
-		if o.ID == c.ID || IsConfigID(o.ID) || !o.Exists() || !SameMatter(c, o) {
+		if o.ID == c.ID || IsConfigID(o.ID) || !o.Exists() {
+			continue
+		}
+		om := MatterOf(o)
+		if !om.Before(m) || !om.Same(m) {
 			continue
 		}
 		f.Earlier = append(f.Earlier, o.ID)
@@ -140,4 +172,26 @@ func Preview(id string, in []LocalWrite) (*Case, error) {
 	op := Op{Dot: crdt.Dot{Origin: crdt.Origin{Node: "preview"}, Seq: 1}, Case: id, Kind: KindRegister, Author: "preview", Writes: ws, Observed: obs}
 	c.Apply(&op, Meta{})
 	return c, nil
+}
+
+// RepeatsAmong returns, of a set of matters, the ids of those that repeat an earlier one of
+// the set (the first of each matter is not a repeat).
+func RepeatsAmong(ms []Matter) map[string]bool {
+	byResident := map[string][]int{}
+	for i, m := range ms {
+		for _, r := range m.Residents {
+			byResident[r] = append(byResident[r], i)
+		}
+	}
+	out := map[string]bool{}
+	for _, group := range byResident {
+		for _, i := range group {
+			for _, j := range group {
+				if i != j && ms[j].Before(ms[i]) && ms[j].Same(ms[i]) {
+					out[ms[i].ID] = true
+				}
+			}
+		}
+	}
+	return out
 }

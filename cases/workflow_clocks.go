@@ -55,7 +55,11 @@ func clockEvents(c *Case, hubAt func(crdt.Dot) int64) (evs []ClockEvent, unknown
 	if ms := c.Int("feedback_due"); ms > 0 {
 		until = time.UnixMilli(ms)
 	}
+	dispute := caseKind(c) == MatterDispute
 	for _, ef := range eventFields {
+		if dispute && !disputeEvent(ef.kind) {
+			continue // a dispute's receipt starts none of the 《信访工作条例》's clocks
+		}
 		r := c.Registers[ef.field]
 		if r == nil && ef.kind == EventReceived {
 			r = c.Registers["registered_at"] // a registration that gave no receipt: received when registered
@@ -106,6 +110,13 @@ func clockEvents(c *Case, hubAt func(crdt.Dot) int64) (evs []ClockEvent, unknown
 		}
 	}
 	return evs, unknown
+}
+
+// disputeEvent reports whether an event counts for a dispute (人民调解): its agreement and
+// 司法确认, and its closing. The 《信访工作条例》's clocks start only once it is escalated into
+// a petition item.
+func disputeEvent(k EventKind) bool {
+	return k == EventAgreement || k == EventConfirmationFiled || k == EventConfirmationDecided || k == EventClosed
 }
 
 // Extensions returns the extensions of handling granted on c, oldest first: every item of

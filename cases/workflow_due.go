@@ -65,10 +65,14 @@ func DueBound(c *Case, hubAt func(crdt.Dot) int64) int64 {
 	}
 	var rd mp.Reader
 	_, received := c.Registers["received_at"]
+	dispute := caseKind(c) == MatterDispute
 	for f, r := range c.Registers {
 		k := eventKindOf(f)
 		if f == "registered_at" && !received {
 			k = EventReceived // a registration that gave no receipt: received when registered
+		}
+		if dispute && k != "" && !disputeEvent(k) {
+			continue
 		}
 		switch {
 		case k != "":

@@ -91,6 +91,11 @@ func (a *applier) workflowStored(op *cases.Op, t *touched, via string) {
 		for _, id := range cases.ResidentIDsOfWrite(w) {
 			a.wb.Set(residentKey(id, op.Case), nil, nil)
 		}
+		if w.Field == "case_no" && w.Action == cases.Set {
+			if n, ok := cases.DecodeValue("case_no", w.Value).(string); ok && n != "" {
+				a.wb.Set(indexKey("caseno", []byte(n), op.Case), nil, nil)
+			}
+		}
 	}
 	if via == "" && !cases.IsConfigID(op.Case) && slices.ContainsFunc(op.Writes, func(w cases.Write) bool { return w.Field == "accused" }) &&
 		cases.AccusedAt(t.c, a.r.origin.Node, a.r.region) {
@@ -153,4 +158,25 @@ func (r *Replica) ScanCases(fn func(id string) error) error {
 		}
 	}
 	return it.Error()
+}
+
+// CasesWithNumber returns the ids of the cases that were given case number n (canonical
+// form), sorted: one, unless two stations were wrongly given one code.
+func (r *Replica) CasesWithNumber(n string) ([]string, error) {
+	done, err := r.reading()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	p := indexKey("caseno", []byte(n), "")
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []string
+	for it.First(); it.Valid(); it.Next() {
+		out = append(out, string(it.Key()[len(p):]))
+	}
+	return out, it.Error()
 }

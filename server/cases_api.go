@@ -1,0 +1,532 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fengqiao/fengqiao/cases"
+	"github.com/fengqiao/fengqiao/node"
+)
+
+// The case endpoints of the workflow (DESIGN.md, Stable interfaces): register, read, edit
+// against the version read, transitions, notes, and lists by deadline, state and kind.
+// Every handler asks authorize first, and writes as the author it returns.
+
+// registerWorkflowRoutes adds the workflow's endpoints to mux.
+func (s *station) registerWorkflowRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/cases", s.listWorkflowCases)
+	mux.HandleFunc("GET /api/v1/cases/{id}", s.getWorkflowCase)
+	mux.HandleFunc("POST /api/v1/cases", s.registerCase)
+	mux.HandleFunc("PATCH /api/v1/cases/{id}", s.patchCase)
+	mux.HandleFunc("POST /api/v1/cases/{id}/transitions", s.transitionCase)
+	mux.HandleFunc("POST /api/v1/cases/{id}/notes", s.noteCase)
+	mux.HandleFunc("GET /api/v1/metrics/rates", s.metricRates)
+	mux.HandleFunc("GET /api/v1/config/{name}", s.getConfig)
+	mux.HandleFunc("PUT /api/v1/config/{name}", s.putConfig)
+}
+
+// writeFailure answers a failed read or write: a *cases.FieldError with its 4xx, a replica
+// that is not available with 503, anything else with 500 (logged without personal data).
+func (s *station) writeFailure(w http.ResponseWriter, what string, err error) {
+	var fe *cases.FieldError
+	switch {
+	case errors.As(err, &fe):
+		status := http.StatusBadRequest
+		switch fe.Code {
+		case "no_case":
+			status = http.StatusNotFound
+		case "illegal_transition", "state_conflict", "stale_state", "case_exists", "not_accepted_again", "stub", "already_served":
+			status = http.StatusConflict
+		}
+		msg := fe.Zh + " / " + fe.En
+		if fe.Rule != "" {
+			msg += "（" + fe.Rule + "）"
+		}
+		writeJSON(w, status, ErrorBody{Error: ErrorDetail{Code: fe.Code, Message: msg, Field: fe.Field, Rule: fe.Rule, Related: fe.Related}})
+	case errors.Is(err, cases.ErrInvalid):
+		writeError(w, http.StatusBadRequest, "invalid", "请求无效 / invalid request: "+err.Error(), "")
+	case errors.Is(err, node.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no_case", "案件不存在 / no such case", "id")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, node.ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "暂时无法处理，请稍后重试 / not available now; try again", "")
+	default:
+		s.cfg.Logger.Error(what, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "内部错误 / internal error", "")
+	}
+}
+
+// readBody reads a request body within the API's limit.
+func (s *station) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "请求内容过大 / the body is too large", "")
+		} else {
+			writeError(w, http.StatusBadRequest, "bad_body", "无法读取请求内容 / could not read the body", "")
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+// writer returns the configured writer, or answers that this node is read-only.
+func (s *station) writer(w http.ResponseWriter) (Writer, bool) {
+	if s.cfg.Writer == nil {
+		writeError(w, http.StatusMethodNotAllowed, "read_only", "本节点只读 / this node's API is read-only", "")
+		return nil, false
+	}
+	return s.cfg.Writer, true
+}
+
+// viewContext returns what views are computed with now: the calendar and definitions in
+// force here.
+func (s *station) viewContext() viewContext {
+	vc := viewContext{now: s.cfg.Now(), cal: cases.DefaultCalendar(), nearDays: cases.DefaultMetrics().NearDueDays,
+		collect: cases.DefaultMetrics().CollectiveSize}
+	if wf := s.workflow(); wf != nil {
+		if cal, doc, err := wf.Calendar(); err == nil {
+			vc.cal, vc.calSrc = cal, doc.ID
+		}
+		if d, _, err := wf.MetricDefinitions(); err == nil {
+			vc.nearDays, vc.collect = d.NearDueDays, d.CollectiveSize
+		}
+	}
+	return vc
+}
+
+// loadCase reads case ref: an id, or a case number (in any spelling ParseCaseNumber takes).
+func (s *station) loadCase(ref string) (*cases.Case, []cases.Stored, error) {
+	c, hist, err := s.cfg.Replica.Case(ref)
+	if err == nil || !errors.Is(err, node.ErrNotFound) {
+		return c, hist, err
+	}
+	n, perr := cases.ParseCaseNumber(ref)
+	wf := s.workflow()
+	if perr != nil || wf == nil {
+		return nil, nil, err
+	}
+	ids, lerr := wf.CasesWithNumber(n.String())
+	switch {
+	case lerr != nil:
+		return nil, nil, lerr
+	case len(ids) == 0:
+		return nil, nil, err
+	case len(ids) > 1:
+		return nil, nil, &cases.FieldError{Field: "id", Code: "ambiguous_number", Zh: "该编号对应多个案件，请用案件ID查询：" + strings.Join(ids, "、"),
+			En: "this number names several cases; use the id: " + strings.Join(ids, ", ")}
+	}
+	return s.cfg.Replica.Case(ids[0])
+}
+
+// isStub reports whether only a stub of case id is kept here.
+func (s *station) isStub(id string) bool {
+	wf := s.workflow()
+	return wf != nil && wf.IsLeft(id)
+}
+
+// repeatsOf returns the other cases this node holds of c's petitioners and matter.
+func (s *station) repeatsOf(c *cases.Case) (cases.RepeatFinding, error) {
+	wf := s.workflow()
+	if wf == nil {
+		return cases.RepeatFinding{}, nil
+	}
+	var cands []*cases.Case
+	seen := map[string]bool{c.ID: true}
+	for _, rid := range cases.ResidentIDs(c) {
+		ids, err := wf.CasesWithResident(rid)
+		if err != nil {
+			return cases.RepeatFinding{}, err
+		}
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			o, _, err := s.cfg.Replica.Case(id)
+			if err != nil {
+				if errors.Is(err, node.ErrNotFound) {
+					continue
+				}
+				return cases.RepeatFinding{}, err
+			}
+			cands = append(cands, o)
+		}
+	}
+	return cases.FindRepeats(c, cands), nil
+}
+
+// respond answers with the workflow view of case id as it is now.
+func (s *station) respond(w http.ResponseWriter, status int, id string) {
+	c, hist, err := s.cfg.Replica.Case(id)
+	if err != nil {
+		s.writeFailure(w, "read case after write", err)
+		return
+	}
+	vc := s.viewContext()
+	vc.stub = s.isStub(id)
+	if !vc.stub {
+		f, err := s.repeatsOf(c)
+		if err != nil {
+			s.writeFailure(w, "repeats", err)
+			return
+		}
+		vc.repeatOf = f.Earlier
+	}
+	writeJSON(w, status, workflowView(c, hist, vc))
+}
+
+func (s *station) getWorkflowCase(w http.ResponseWriter, r *http.Request) {
+	c, _, err := s.loadCase(r.PathValue("id"))
+	if err != nil {
+		s.writeFailure(w, "read case", err)
+		return
+	}
+	if _, ok := s.authorize(w, r, cases.PermRead, c); !ok {
+		return
+	}
+	s.respond(w, http.StatusOK, c.ID)
+}
+
+// caseCode is the station code of the case numbers this node issues: the one configured, or
+// one made from the node's id and incarnation (a reinstalled node gets another).
+func (s *station) caseCode() string {
+	if s.cfg.CaseCode != "" {
+		return s.cfg.CaseCode
+	}
+	st := s.cfg.Replica.Status()
+	h := fnv.New32a()
+	h.Write([]byte(st.Node + "/" + strconv.FormatUint(uint64(st.Incarnation), 10)))
+	return strconv.FormatUint(uint64(100000+h.Sum32()%900000), 10)
+}
+
+func (s *station) registerCase(w http.ResponseWriter, r *http.Request) {
+	wr, ok := s.writer(w)
+	if !ok {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	id, writes, fe := decodeRegistration(body)
+	if fe != nil {
+		s.writeFailure(w, "register", fe)
+		return
+	}
+	now := s.cfg.Now().UnixMilli()
+	has := func(f string) bool {
+		return slices.ContainsFunc(writes, func(w cases.LocalWrite) bool { return w.Field == f })
+	}
+	if !has("registered_at") {
+		writes = append(writes, cases.LocalWrite{Field: "registered_at", JSON: cases.JSONOf(now)})
+	}
+	draft := slices.ContainsFunc(writes, func(w cases.LocalWrite) bool {
+		return w.Field == "state" && strings.Contains(string(w.JSON), string(cases.Captured))
+	})
+	if !has("received_at") && !draft {
+		writes = append(writes, cases.LocalWrite{Field: "received_at", JSON: cases.JSONOf(now)})
+	}
+	previewID := id
+	if previewID == "" {
+		previewID = "new"
+	}
+	preview, err := cases.Preview(previewID, writes)
+	if err != nil {
+		s.writeFailure(w, "register", err)
+		return
+	}
+	author, ok := s.authorize(w, r, cases.PermRegister, preview)
+	if !ok {
+		return
+	}
+	if fe := cases.CheckJurisdiction(s.cfg.Replica.Status().Region, preview.String("region")); fe != nil {
+		s.writeFailure(w, "register", fe)
+		return
+	}
+	f, err := s.repeatsOf(preview)
+	if err != nil {
+		s.writeFailure(w, "repeats", err)
+		return
+	}
+	if f.Final != "" {
+		number := ""
+		if o, _, err := s.cfg.Replica.Case(f.Final); err == nil {
+			number = o.String("case_no")
+		}
+		if fe := cases.CheckNotConcluded(preview, f, number); fe != nil {
+			s.writeFailure(w, "register", fe)
+			return
+		}
+	}
+	if len(f.Earlier) > 0 { // seen here: recorded with the registration, for every tier to count
+		writes = append(writes, cases.LocalWrite{Field: "flags", Action: cases.Add, JSON: cases.JSONOf(cases.FlagRepeat)})
+		if !has("related_case") {
+			writes = append(writes, cases.LocalWrite{Field: "related_case", JSON: cases.JSONOf(f.Earlier[len(f.Earlier)-1])})
+		}
+	}
+	ch := node.Change{Case: id, Kind: cases.KindRegister, Author: author, Writes: writes}
+	if !has("case_no") {
+		ch.CaseCode = s.caseCode()
+	}
+	op, err := wr.Write(r.Context(), ch)
+	if err != nil {
+		s.writeFailure(w, "register", err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/cases/"+op.Case)
+	s.respond(w, http.StatusCreated, op.Case)
+}
+
+// loadForWrite reads the case a write names and refuses a stub.
+func (s *station) loadForWrite(w http.ResponseWriter, r *http.Request) (*cases.Case, bool) {
+	c, _, err := s.loadCase(r.PathValue("id"))
+	if err != nil {
+		s.writeFailure(w, "read case", err)
+		return nil, false
+	}
+	return c, true
+}
+
+func (s *station) refuseStub(w http.ResponseWriter, c *cases.Case) bool {
+	if s.isStub(c.ID) {
+		s.writeFailure(w, "write", &cases.FieldError{Field: "id", Code: "stub", Zh: "本站只保留该案件的存根，不能修改",
+			En: "only a stub of this case is kept here; it takes no writes"})
+		return true
+	}
+	return false
+}
+
+func (s *station) patchCase(w http.ResponseWriter, r *http.Request) {
+	wr, ok := s.writer(w)
+	if !ok {
+		return
+	}
+	c, ok := s.loadForWrite(w, r)
+	if !ok {
+		return
+	}
+	author, ok := s.authorize(w, r, cases.PermEdit, c)
+	if !ok || s.refuseStub(w, c) {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	writes, base, fe := decodePatch(body)
+	if fe != nil {
+		s.writeFailure(w, "edit", fe)
+		return
+	}
+	kind := cases.KindEdit
+	conflicts := c.Conflicts()
+	if slices.ContainsFunc(writes, func(lw cases.LocalWrite) bool { return lw.Action == cases.Set && slices.Contains(conflicts, lw.Field) }) {
+		// Writing a field in conflict against a version that saw its values resolves it.
+		if _, ok := s.authorize(w, r, cases.PermResolveConflict, c); !ok {
+			return
+		}
+		kind = cases.KindResolve
+	}
+	if _, err := wr.Write(r.Context(), node.Change{Case: c.ID, Kind: kind, Author: author, Writes: writes, Base: base}); err != nil {
+		s.writeFailure(w, "edit", err)
+		return
+	}
+	s.respond(w, http.StatusOK, c.ID)
+}
+
+func (s *station) transitionCase(w http.ResponseWriter, r *http.Request) {
+	wr, ok := s.writer(w)
+	if !ok {
+		return
+	}
+	c, ok := s.loadForWrite(w, r)
+	if !ok {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	t, fe := decodeTransition(body)
+	if fe != nil {
+		s.writeFailure(w, "transition", fe)
+		return
+	}
+	var author string
+	for _, p := range cases.TransitionPermissions(c.State(), t.To) {
+		if author, ok = s.authorize(w, r, p, c); !ok {
+			return
+		}
+	}
+	if s.refuseStub(w, c) {
+		return
+	}
+	if t.State != "" && t.State != c.State() {
+		s.writeFailure(w, "transition", &cases.FieldError{Field: "state", Code: "stale_state",
+			Zh: "案件状态已变为“" + string(c.State()) + "”，请刷新后再办理", En: "the case is now " + string(c.State()) + ", not " + string(t.State) + "; reload it"})
+		return
+	}
+	if _, err := wr.Write(r.Context(), node.Change{Case: c.ID, Author: author, To: t.To, Data: t.Data}); err != nil {
+		s.writeFailure(w, "transition", err)
+		return
+	}
+	s.respond(w, http.StatusOK, c.ID)
+}
+
+func (s *station) noteCase(w http.ResponseWriter, r *http.Request) {
+	wr, ok := s.writer(w)
+	if !ok {
+		return
+	}
+	c, ok := s.loadForWrite(w, r)
+	if !ok {
+		return
+	}
+	author, ok := s.authorize(w, r, cases.PermEdit, c)
+	if !ok || s.refuseStub(w, c) {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	writes, fe := decodeNote(body)
+	if fe != nil {
+		s.writeFailure(w, "note", fe)
+		return
+	}
+	if _, err := wr.Write(r.Context(), node.Change{Case: c.ID, Kind: cases.KindNote, Author: author, Writes: writes}); err != nil {
+		s.writeFailure(w, "note", err)
+		return
+	}
+	s.respond(w, http.StatusCreated, c.ID)
+}
+
+// WorkflowCaseList is the body of GET /api/v1/cases: one page, the cursor of the next
+// (empty on the last page). A page may hold fewer cases than asked when filters the index
+// cannot apply (kind, the exact deadline) leave some out; follow next to the end.
+type WorkflowCaseList struct {
+	Cases []WorkflowCaseJSON `json:"cases"`
+	Next  string             `json:"next,omitempty"`
+}
+
+// listWorkflowCases serves GET /api/v1/cases?state=S&kind=K&region=PREFIX&due_within=7d&
+// overdue=true&limit=N&cursor=C. due_within=N counts Beijing days: the cases whose next
+// deadline's last day is at most N days away (overdue ones included); overdue=true keeps
+// only those past it, overdue=false only those not. Deadlines are judged on the calendar in
+// force here.
+func (s *station) listWorkflowCases(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
+		return
+	}
+	qs := r.URL.Query()
+	vc := s.viewContext()
+	q := node.Query{State: qs.Get("state"), Region: qs.Get("region")}
+	kind := qs.Get("kind")
+	if kind != "" && !slices.Contains(cases.Kinds(), kind) {
+		writeError(w, http.StatusBadRequest, "bad_kind", "kind 应为 petition 或 dispute / kind must be petition or dispute", "kind")
+		return
+	}
+	if q.State != "" && !slices.Contains(cases.Fields["state"].Enum, q.State) {
+		writeError(w, http.StatusBadRequest, "bad_state", "state 不是已知的状态 / state is not a known state", "state")
+		return
+	}
+	if v := qs.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "bad_limit", "limit 应为 1 到 1000 / limit must be 1 to 1000", "limit")
+			return
+		}
+		q.Limit = n
+	}
+	within := -1
+	if v := qs.Get("due_within"); v != "" {
+		n, ok := strings.CutSuffix(v, "d")
+		d, err := strconv.Atoi(n)
+		if !ok || err != nil || d < 0 || d > 3650 {
+			writeError(w, http.StatusBadRequest, "bad_due_within", "due_within 应为天数，如 7d / due_within must be days, e.g. 7d", "due_within")
+			return
+		}
+		within = d
+		// The index holds a lower bound of each deadline: a superset, judged below.
+		q.DueBefore = (cases.DateOf(vc.now) + cases.Date(d) + 1).Start().UnixMilli()
+	}
+	overdue := qs.Get("overdue")
+	switch overdue {
+	case "", "false":
+	case "true":
+		if q.DueBefore == 0 || vc.now.UnixMilli()+1 < q.DueBefore {
+			q.DueBefore = vc.now.UnixMilli() + 1
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "bad_overdue", "overdue 应为 true 或 false / overdue must be true or false", "overdue")
+		return
+	}
+	if v := qs.Get("cursor"); v != "" {
+		c, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_cursor", "游标无效 / invalid cursor", "cursor")
+			return
+		}
+		q.Cursor = c
+	}
+	page, err := s.cfg.Replica.List(q)
+	if err != nil {
+		if errors.Is(err, node.ErrBadCursor) {
+			writeError(w, http.StatusBadRequest, "bad_cursor", "游标与查询不符 / the cursor belongs to another query", "cursor")
+			return
+		}
+		s.writeFailure(w, "list cases", err)
+		return
+	}
+	out := WorkflowCaseList{Cases: []WorkflowCaseJSON{}}
+	for _, c := range page.Cases {
+		if cases.IsConfigID(c.ID) || (kind != "" && c.String("kind") != kind && !(kind == cases.MatterPetition && c.String("kind") == "")) {
+			continue
+		}
+		var hist []cases.Stored
+		if flaggedClock(c) { // the hub's receipt times are in the history
+			if _, hist, err = s.cfg.Replica.Case(c.ID); err != nil {
+				s.writeFailure(w, "list cases", err)
+				return
+			}
+		}
+		cvc := vc
+		cvc.stub = s.isStub(c.ID)
+		v := workflowView(c, hist, cvc)
+		if within >= 0 || overdue != "" {
+			if v.Deadline == nil || (within >= 0 && v.Deadline.DaysLeft > within) ||
+				(overdue == "true" && !v.Deadline.Overdue) || (overdue == "false" && v.Deadline.Overdue) {
+				continue
+			}
+		}
+		v.Notes = nil
+		out.Cases = append(out.Cases, v)
+	}
+	if page.Next != nil {
+		out.Next = base64.RawURLEncoding.EncodeToString(page.Next)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// flaggedClock reports whether an event time of c was written by a flagged op.
+func flaggedClock(c *cases.Case) bool {
+	for f, r := range c.Registers {
+		if strings.HasSuffix(f, "_at") || f == "extensions" || f == "hearings" {
+			for _, w := range r.Values() {
+				if w.Flagged {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
