@@ -7,6 +7,8 @@ package sync_test
 
 import (
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,4 +155,41 @@ func TestSync_ConfigurationReachesStations(t *testing.T) {
 func jsonString(s string) json.RawMessage {
 	b, _ := json.Marshal(s)
 	return b
+}
+
+// Two offline moves of one case — the station forwards it while the county accepts it —
+// become a conflict of the state on both sides after sync, shown with both values; no
+// transition is taken until a person chooses one, and the choice reaches the station.
+func TestSync_ConcurrentTransitionsBecomeAConflict(t *testing.T) {
+	h := startHub(t, "hub1")
+	a := enrollStation(t, h, "stA", townA)
+	mustWrite(t, a.r, registration("CT-1", villageA, "grid1"))
+	syncOnce(t, a)
+	mustWrite(t, a.r, node.Change{Case: "CT-1", Author: "grid1", To: cases.Forwarded,
+		Data: map[string]json.RawMessage{"handler_unit": json.RawMessage(`"城关镇人民政府"`)}})
+	mustWrite(t, h.r, node.Change{Case: "CT-1", Author: "county1", To: cases.Accepted,
+		Data: map[string]json.RawMessage{"notice_at": json.RawMessage(`1767830400000`)}})
+	syncOnce(t, a)
+	for _, r := range []*node.Replica{a.r, h.r} {
+		c, _, err := r.Case("CT-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Strings("state"); len(got) != 2 || got[0] != "ACCEPTED" || got[1] != "FORWARDED" {
+			t.Fatalf("%s: state %v, want the conflict of ACCEPTED and FORWARDED", r.Origin().Node, got)
+		}
+	}
+	_, err := h.r.Write(t.Context(), node.Change{Case: "CT-1", Author: "county1", To: cases.Investigating,
+		Data: map[string]json.RawMessage{"route": json.RawMessage(`"Art31(6)"`)}})
+	var fe *cases.FieldError
+	if !errors.As(err, &fe) || fe.Code != "state_conflict" {
+		t.Fatalf("a transition while the state is in conflict: %v", err)
+	}
+	mustWrite(t, h.r, node.Change{Case: "CT-1", Author: "county1", Kind: cases.KindResolve,
+		Writes: []cases.LocalWrite{{Field: "state", JSON: json.RawMessage(`"ACCEPTED"`)}}})
+	syncOnce(t, a)
+	c, _, _ := a.r.Case("CT-1")
+	if c.State() != cases.Accepted || slices.Contains(c.Conflicts(), "state") {
+		t.Errorf("at the station after the resolution: %s, conflicts %v", c.State(), c.Conflicts())
+	}
 }
