@@ -398,3 +398,46 @@ func summarize(c *cases.Case, hubAt func(crdt.Dot) int64, roll *cases.Calendar) 
 	}
 	return s
 }
+
+// Two stations that accept one item offline at different times leave both notices in the
+// case: the handling clock runs from the later one (the latest start), on every replica,
+// and the index's bound agrees.
+func TestCaseClocks_ConflictCountsEveryValue(t *testing.T) {
+	c := walk(t, cases.MatterPetition, "2026-03-02", nil)
+	base := c.Observe("state", "notice_at")
+	for i, day := range []string{"2026-03-05", "2026-03-03"} { // the hub's, first by dot, is the earlier
+		op := cases.Op{Dot: crdt.Dot{Origin: origins[1+i], Seq: 1}, Stamp: crdt.Timestamp{Wall: at(t, day).UnixMilli()}, Case: caseID,
+			Kind: cases.KindTransition, Author: "u", Observed: base, Writes: []cases.Write{
+				{Field: "notice_at", Action: cases.Set, Value: cases.EncodeInt(at(t, day).UnixMilli())},
+				{Field: "state", Action: cases.Set, Value: cases.EncodeString(string(cases.Accepted))},
+			}}
+		c.Apply(&op, cases.Meta{})
+	}
+	if len(c.Registers["notice_at"].Values()) != 2 {
+		t.Fatalf("fixture: %d notices", len(c.Registers["notice_at"].Values()))
+	}
+	cs, _ := cases.CaseClocks(c, nil, nil)
+	if h := clockOf(t, cs, cases.ClockHandle); h.Last.String() != "2026-05-04" {
+		t.Errorf("handling ends %s, want 60 days from the later notice (2026-05-04)", h.Last)
+	}
+	if b := cases.DueBound(c, nil); b != at(t, "2026-05-04T23:59:59.999+08:00").UnixMilli() {
+		t.Errorf("DueBound %d", b)
+	}
+}
+
+// A dispute's receipt starts none of the 《信访工作条例》's clocks; once escalated into a petition
+// item and registered as one, its 15 days run from that registration.
+func TestCaseClocks_DisputeThenPetition(t *testing.T) {
+	c := walk(t, cases.MatterDispute, "2026-03-02", nil,
+		step{cases.Mediating, "2026-03-03", data("committee", "城关镇人民调解委员会", "mediator", "王调解员")})
+	if cs, _ := cases.CaseClocks(c, nil, nil); len(cs) != 0 || cases.DueBound(c, nil) != 0 {
+		t.Fatalf("a dispute in mediation has clocks %+v", cs)
+	}
+	c = walk(t, cases.MatterDispute, "2026-03-02", nil,
+		step{cases.Mediating, "2026-03-03", data("committee", "城关镇人民调解委员会", "mediator", "王调解员")},
+		step{cases.Escalated, "2026-03-10", nil}, step{cases.Registered, "2026-03-11", nil})
+	cs, _ := cases.CaseClocks(c, nil, nil)
+	if k, ok := cases.NextDue(cs); !ok || k.Kind != cases.ClockDecide || k.Last.String() != "2026-03-26" {
+		t.Errorf("escalated and registered: next due %+v", k)
+	}
+}
