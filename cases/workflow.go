@@ -169,7 +169,7 @@ func TransitionAt(c *Case, to State, data map[string]json.RawMessage, ctx Transi
 		return nil, e
 	}
 	r := ruleFor(kind, from, to)
-	t := &tx{c: c, kind: kind, from: from, to: to, ctx: ctx, rule: r, raw: data, vals: map[string]any{}}
+	t := &tx{c: c, kind: kind, from: from, to: to, ctx: ctx, rule: r, raw: data, vals: make(map[string]any, len(r.params))}
 	if err := t.readParams(); err != nil {
 		return nil, err
 	}

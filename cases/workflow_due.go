@@ -31,11 +31,45 @@ func dateOfMs(ms int64) Date {
 // endOfMs is Date.End in ms: the last millisecond of d in Shanghai.
 func endOfMs(d Date) int64 { return (int64(d)+1)*msPerDay - msShanghai - 1 }
 
-// boundEvent is one event as DueBound needs it: its kind and effective time.
+// boundEvent is one event as DueBound needs it: its kind (eventBit) and effective time.
 type boundEvent struct {
-	kind EventKind
-	at   int64 // effective, ms
+	kind uint32 // one bit
+	at   int64  // effective, ms
 }
+
+// eventBit numbers the event kinds for DueBound's bit sets.
+var eventBit = func() map[EventKind]uint32 {
+	m := map[EventKind]uint32{}
+	for i, k := range []EventKind{EventReceived, EventRouted, EventAssigned, EventFeedback, EventForwardReceived, EventObjected,
+		EventAccepted, EventExtended, EventHearing, EventOpinionServed, EventReviewRequested, EventReviewServed,
+		EventReReviewRequested, EventReReviewServed, EventAgreement, EventConfirmationFiled, EventConfirmationDecided, EventClosed} {
+		m[k] = 1 << i
+	}
+	return m
+}()
+
+// dutyRule is a duty clock's rule as DueBound reads it.
+type dutyRule struct {
+	kind  ClockKind
+	days  int
+	start uint32 // bit
+	stops uint32 // bits
+}
+
+var dutyRules = func() []dutyRule {
+	var out []dutyRule
+	for _, r := range clockRules {
+		if r.holder != HolderOrgan && r.holder != HolderCourt {
+			continue
+		}
+		d := dutyRule{kind: r.kind, days: r.days, start: eventBit[r.start]}
+		for _, k := range r.stop {
+			d.stops |= eventBit[k]
+		}
+		out = append(out, d)
+	}
+	return out
+}()
 
 // DueBound returns a lower bound of the instant (ms) at which the earliest running duty
 // clock of c falls due, on any calendar: working days counted as calendar days, no
@@ -64,18 +98,24 @@ func DueBound(c *Case, hubAt func(crdt.Dot) int64) int64 {
 		return ms
 	}
 	var rd mp.Reader
-	_, received := c.Registers["received_at"]
-	dispute := caseKind(c) == MatterDispute
-	for f, r := range c.Registers {
-		k := eventKindOf(f)
-		if f == "registered_at" && !received {
-			k = EventReceived // a registration that gave no receipt: received when registered
-		}
-		if dispute && k != "" && !disputeEvent(k) {
+	dispute := isDispute(c)
+	for _, ef := range dueFields {
+		r := c.Registers[ef.field]
+		if r == nil {
 			continue
+		}
+		k := ef.kind
+		if ef.field == "registered_at" {
+			if c.Registers["received_at"] != nil {
+				continue // received_at is the receipt; registered_at stands in only without one
+			}
+			k, ef.bit = EventReceived, eventBit[EventReceived]
 		}
 		switch {
 		case k != "":
+			if dispute && !disputeEvent(k) {
+				continue
+			}
 			for _, w := range r.Values() {
 				rd.Reset(w.Value)
 				ms := rd.Int()
@@ -86,16 +126,16 @@ func DueBound(c *Case, hubAt func(crdt.Dot) int64) int64 {
 					assignedAt = append(assignedAt, effective(ms, &w))
 					continue
 				}
-				evs = append(evs, boundEvent{k, effective(ms, &w)})
+				evs = append(evs, boundEvent{ef.bit, effective(ms, &w)})
 			}
-		case f == "feedback_due":
+		case ef.field == "feedback_due":
 			if w, ok := r.Winner(); ok {
 				rd.Reset(w.Value)
 				if v := rd.Int(); rd.Err() == nil && rd.Remaining() == 0 && v > 0 {
 					until = v
 				}
 			}
-		case f == "extensions":
+		case ef.field == "extensions":
 			for _, w := range r.Values() {
 				xs, _ := DecodeValue("extensions", w.Value).([]Extension)
 				for i, x := range xs {
@@ -115,24 +155,28 @@ func DueBound(c *Case, hubAt func(crdt.Dot) int64) int64 {
 	// An assignment whose feedback date lies before it is unusable (Clocks leaves it out).
 	for _, a := range assignedAt {
 		if until == 0 || dateOfMs(until) >= dateOfMs(a) {
-			evs = append(evs, boundEvent{EventAssigned, a})
+			evs = append(evs, boundEvent{eventBit[EventAssigned], a})
 		}
 	}
 	if len(evs) == 0 {
 		return 0
 	}
 	var due int64
-	for _, r := range clockRules {
-		if r.holder != HolderOrgan && r.holder != HolderCourt {
+	var present uint32
+	for _, e := range evs {
+		present |= e.kind
+	}
+	for _, r := range dutyRules {
+		if present&r.start == 0 {
 			continue
 		}
-		start, ok := int64(0), false
+		start := int64(0)
 		for _, e := range evs {
-			if e.kind == r.start && (!ok || e.at > start) {
-				start, ok = e.at, true
+			if e.kind == r.start && e.at > start {
+				start = e.at
 			}
 		}
-		if !ok || stoppedAfter(evs, r.stop, start) {
+		if present&r.stops != 0 && stoppedAfter(evs, r.stops, start) {
 			continue
 		}
 		from := dateOfMs(start)
@@ -156,9 +200,9 @@ func DueBound(c *Case, hubAt func(crdt.Dot) int64) int64 {
 }
 
 // stoppedAfter reports whether an event of a kind in stops happened at or after start.
-func stoppedAfter(evs []boundEvent, stops []EventKind, start int64) bool {
+func stoppedAfter(evs []boundEvent, stops uint32, start int64) bool {
 	for _, e := range evs {
-		if e.at >= start && slices.Contains(stops, e.kind) {
+		if e.at >= start && e.kind&stops != 0 {
 			return true
 		}
 	}
@@ -190,6 +234,37 @@ func validExtensionDays(exts []Extension, start int64, last Date) int {
 		last += Date(x.Days)
 	}
 	return granted
+}
+
+// dueFields are the fields DueBound reads, with the event each time field records.
+var dueFields = func() []dueField {
+	var out []dueField
+	for _, ef := range eventFields {
+		out = append(out, dueField{ef.field, ef.kind, eventBit[ef.kind]})
+	}
+	for _, f := range []string{"registered_at", "feedback_due", "extensions"} {
+		out = append(out, dueField{f, "", 0})
+	}
+	return out
+}()
+
+type dueField struct {
+	field string
+	kind  EventKind
+	bit   uint32
+}
+
+// disputeKind is the stored value of a dispute's kind.
+var disputeKind = EncodeString(MatterDispute)
+
+// isDispute reports whether c's kind (its display value) is a dispute, without decoding it.
+func isDispute(c *Case) bool {
+	r := c.Registers["kind"]
+	if r == nil {
+		return false
+	}
+	w, ok := r.Winner()
+	return ok && string(w.Value) == string(disputeKind)
 }
 
 // eventKindOf returns the event an event-time field records ("" for any other field).

@@ -36,6 +36,10 @@ func checkWorkflowWrites(c *Case, kind Kind, in []LocalWrite) error {
 		}
 	}
 	for _, w := range in {
+		if kind != KindConfig && kind != KindResolve && kind != KindRegister && w.Field != "config" && !guarded[w.Field] &&
+			!(kind == KindEdit && IsWorkflowOnly(w.Field)) {
+			continue // the common case: nothing the workflow rules look at
+		}
 		switch {
 		case kind == KindConfig && w.Field != "config":
 			return fieldErr(w.Field, "config_only", "配置文档只有“配置”一项", "a configuration document holds only the field config")

@@ -212,6 +212,20 @@ type tx struct {
 
 // readParams validates the data against the rule's parameters.
 func (t *tx) readParams() *FieldError {
+	known := 0
+	for _, x := range t.rule.params {
+		if _, ok := t.raw[x.name]; ok {
+			known++
+		}
+	}
+	if known != len(t.raw) {
+		return t.unknownParam()
+	}
+	return t.decodeParams()
+}
+
+// unknownParam names the first (in name order) parameter the rule does not take.
+func (t *tx) unknownParam() *FieldError {
 	names := make([]string, 0, len(t.raw))
 	for n := range t.raw {
 		names = append(names, n)
@@ -233,7 +247,12 @@ func (t *tx) readParams() *FieldError {
 			return e
 		}
 	}
-	t.stored = map[string]json.RawMessage{}
+	return nil
+}
+
+// decodeParams validates and decodes the parameters given, and fills in the defaults.
+func (t *tx) decodeParams() *FieldError {
+	t.stored = make(map[string]json.RawMessage, len(t.rule.params))
 	for _, x := range t.rule.params {
 		raw, given := t.raw[x.name]
 		if !given {
@@ -317,7 +336,8 @@ func decodeParam(x param, raw json.RawMessage) (any, *FieldError) {
 
 // result returns the transition's writes: the state, then the fields in name order.
 func (t *tx) result() []LocalWrite {
-	ws := []LocalWrite{{Field: "state", JSON: JSONOf(string(t.to))}}
+	ws := make([]LocalWrite, 0, 1+len(t.stored)+len(t.writes))
+	ws = append(ws, LocalWrite{Field: "state", JSON: json.RawMessage(`"` + string(t.to) + `"`)}) // state names are ASCII
 	names := make([]string, 0, len(t.stored))
 	for f := range t.stored {
 		names = append(names, f)
