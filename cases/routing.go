@@ -52,11 +52,12 @@ func ExcludedScopes(c *Case) (stations, regions []string) {
 	return stations, regions
 }
 
-// AccusedAt reports whether the node with id node and region sits at an accused unit of c:
-// its own station, or a station of the accused unit's region.
-func AccusedAt(c *Case, node, region string) bool {
+// AccusedAt reports whether node is the own station of a unit c accuses (the accused
+// party's station). Only the station named is: a hub serving the accused unit's region also
+// serves the organs that handle accusations.
+func AccusedAt(c *Case, node string) bool {
 	for _, p := range Accused(c) {
-		if (p.Station != "" && p.Station == node) || (p.Region != "" && p.Region == region) {
+		if p.Station != "" && p.Station == node {
 			return true
 		}
 	}

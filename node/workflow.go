@@ -98,7 +98,7 @@ func (a *applier) workflowStored(op *cases.Op, t *touched, via string) {
 		}
 	}
 	if via == "" && !cases.IsConfigID(op.Case) && slices.ContainsFunc(op.Writes, func(w cases.Write) bool { return w.Field == "accused" }) &&
-		cases.AccusedAt(t.c, a.r.origin.Node, a.r.region) {
+		cases.AccusedAt(t.c, a.r.origin.Node) {
 		// Registered (or named) at the accused unit's own station: it goes up to the hub
 		// with the station's next sync and stays here only as a read-only stub.
 		a.markLeft(op.Case, true)

@@ -335,6 +335,15 @@ func TestAPI_AccusationOfThisStationIsAStub(t *testing.T) {
 	}
 	n.refused(t, "PATCH", "/api/v1/cases/A-1", map[string]any{"base": c.Version, "set": map[string]any{"summary": "x"}}, http.StatusConflict, "stub", "id")
 	n.refused(t, "POST", "/api/v1/cases/A-1/notes", map[string]any{"text": "x"}, http.StatusConflict, "stub", "id")
+
+	// At the county hub, an accusation of a county bureau (whose region is the county's) is
+	// the hub's to handle, not a stub.
+	hub := newAPINode(t, "zs-hub", "420323", "hub")
+	h := hub.view(t, "POST", "/api/v1/cases", petition("A-2", map[string]any{"matter_type": "检举控告",
+		"accused": cases.Party{Kind: "unit", Name: "县住建局", Region: "420323"}}), http.StatusCreated)
+	if h.Stub || h.Fields["summary"] == nil {
+		t.Errorf("at the hub the accusation of a county bureau is a stub")
+	}
 }
 
 // Configuration: a station reads the calendar and definitions in force but cannot set
