@@ -284,8 +284,8 @@ func checkParty(f string, p *Party) *FieldError {
 			return err
 		}
 	}
-	if p.Region != "" {
-		if err := ValidateRegion(f+".region", p.Region); err != nil {
+	if p.Region != "" { // a unit's division code, at any tier (a county bureau's is the county's)
+		if err := ValidateRegion(f+".region", p.Region, allLevels...); err != nil {
 			return err
 		}
 	}
