@@ -109,8 +109,45 @@ func clockEvents(c *Case, hubAt func(crdt.Dot) int64) (evs []ClockEvent, unknown
 			}
 		}
 	}
+	if e, ok := closedByState(c); ok {
+		if e.Flagged && hubAt != nil {
+			if h := hubAt(e.dot); h > 0 {
+				e.HubAt = time.UnixMilli(h)
+			}
+		}
+		if e.Flagged && e.HubAt.IsZero() {
+			unknown = true
+		}
+		evs = append(evs, e.ClockEvent)
+	}
 	return evs, unknown
 }
+
+// closedByState returns the closing of a case closed by an op that recorded no closed_at (an
+// older version's, or a replicated one breaking today's rules): closed when its state became
+// CLOSED, the time of that write.
+func closedByState(c *Case) (closing, bool) {
+	if c.Registers["closed_at"] != nil {
+		return closing{}, false
+	}
+	r := c.Registers["state"]
+	if r == nil {
+		return closing{}, false
+	}
+	w, ok := r.Winner()
+	if !ok || string(w.Value) != string(closedState) || w.Stamp.Wall <= 0 {
+		return closing{}, false
+	}
+	return closing{ClockEvent{Kind: EventClosed, At: time.UnixMilli(w.Stamp.Wall), Flagged: w.Flagged}, w.Dot}, true
+}
+
+// closing is a closing event and the op that wrote it.
+type closing struct {
+	ClockEvent
+	dot crdt.Dot
+}
+
+var closedState = EncodeString(string(Closed))
 
 // disputeEvent reports whether an event counts for a dispute (人民调解): its agreement and
 // 司法确认, and its closing. The 《信访工作条例》's clocks start only once it is escalated into

@@ -441,3 +441,17 @@ func TestCaseClocks_DisputeThenPetition(t *testing.T) {
 		t.Errorf("escalated and registered: next due %+v", k)
 	}
 }
+
+// A case closed by an op that recorded no closed_at (an older version's) is closed at the
+// time its state became CLOSED: no clock of it runs on.
+func TestCaseClocks_ClosedWithoutClosedAt(t *testing.T) {
+	c := walk(t, cases.MatterPetition, "2026-03-02", nil)
+	op := cases.Op{Dot: crdt.Dot{Origin: origins[1], Seq: 1}, Stamp: crdt.Timestamp{Wall: at(t, "2026-03-04").UnixMilli()}, Case: caseID,
+		Kind: cases.KindTransition, Author: "u", Observed: c.Observe("state"),
+		Writes: []cases.Write{{Field: "state", Action: cases.Set, Value: cases.EncodeString(string(cases.Closed))}}}
+	c.Apply(&op, cases.Meta{})
+	cs, _ := cases.CaseClocks(c, nil, nil)
+	if k, ok := cases.NextDue(cs); ok || cases.DueBound(c, nil) != 0 {
+		t.Errorf("a closed case still has %+v due (bound %d)", k, cases.DueBound(c, nil))
+	}
+}

@@ -149,6 +149,10 @@ func DueBound(c *Case, hubAt func(crdt.Dot) int64) int64 {
 			}
 		}
 	}
+	if e, ok := closedByState(c); ok {
+		w := crdt.Write[[]byte]{Dot: e.dot, Flagged: e.Flagged}
+		evs = append(evs, boundEvent{eventBit[EventClosed], effective(e.At.UnixMilli(), &w)})
+	}
 	if unknown {
 		return 1
 	}
