@@ -110,11 +110,6 @@ func (a *AuditRecord) Check() *FieldError {
 	return nil
 }
 
-// IsAccusation reports whether c is an accusation (检举控告), whose content is audited too.
-func IsAccusation(c *Case) bool {
-	return slices.Contains(c.Strings("matter_type"), "检举控告") || c.Registers["accused"] != nil
-}
-
 // IdentityShown returns which IdentityFields a full view of c shows, sorted (nil: none).
 func IdentityShown(c *Case) []string {
 	var out []string

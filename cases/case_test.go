@@ -225,7 +225,13 @@ func genCaseOp(t *rapid.T, i int, view *cases.Case) (string, cases.Op) {
 	case "resolve":
 		// A person resolves a conflict by writing a value that observes all the visible ones.
 		if cf := view.Conflicts(); len(cf) > 0 {
-			if f := rapid.SampledFrom(cf).Draw(t, "conflict"); genJSON(t, f) != nil {
+			f := rapid.SampledFrom(cf).Draw(t, "conflict")
+			if f == "state" {
+				// A state conflict is resolved by choosing one of the states in conflict.
+				s := rapid.SampledFrom(view.Strings("state")).Draw(t, "chosen state")
+				return kind, prepare(cases.KindResolve, cases.LocalWrite{Field: f, JSON: jsonOf(s)})
+			}
+			if genJSON(t, f) != nil {
 				return kind, prepare(cases.KindResolve, cases.LocalWrite{Field: f, JSON: genJSON(t, f)})
 			}
 		}

@@ -14,6 +14,11 @@ func DecodeValue(field string, b []byte) any {
 	if !ok {
 		return Opaque(b)
 	}
+	return decodeSpec(spec, b)
+}
+
+// decodeSpec decodes a stored value of the type spec describes (see DecodeValue).
+func decodeSpec(spec *FieldSpec, b []byte) any {
 	r := mp.NewReader(b)
 	var v any
 	switch spec.Type {
@@ -29,6 +34,8 @@ func DecodeValue(field string, b []byte) any {
 		v = readNote(r)
 	case TypeFiles:
 		v = readFile(r)
+	default:
+		v, _ = readWorkflowValue(r, spec.Type)
 	}
 	if r.Err() != nil || r.Remaining() != 0 {
 		return Opaque(b)

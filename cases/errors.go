@@ -17,6 +17,10 @@ type FieldError struct {
 	Code  string
 	Zh    string
 	En    string
+	// Rule names the provision a workflow refusal rests on ("R22 Art 34"), if any.
+	Rule string `json:",omitempty"`
+	// Related is the case a refusal points at (the earlier case of a 不再受理), if any.
+	Related string `json:",omitempty"`
 }
 
 func (e *FieldError) Error() string {

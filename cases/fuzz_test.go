@@ -111,6 +111,14 @@ func FuzzDecodeValue(f *testing.F) {
 			enc = cases.EncodeParty(x)
 		case cases.Note:
 			enc = cases.EncodeNote(x)
+		case bool:
+			enc = cases.EncodeBool(x)
+		case []cases.Extension:
+			enc = cases.EncodeExtensions(x)
+		case []cases.HearingRecord:
+			enc = cases.EncodeHearings(x)
+		case cases.MediationAgreement:
+			enc = cases.EncodeAgreement(x)
 		case cases.File:
 			w := mp.NewWriter()
 			w.ArrayLen(4)

@@ -36,6 +36,9 @@ func Prepare(c *Case, kind Kind, in []LocalWrite, base []crdt.Dot) ([]Write, []c
 	if err := checkKind(c, kind, in); err != nil {
 		return nil, nil, err
 	}
+	if err := checkWorkflowWrites(c, kind, in); err != nil {
+		return nil, nil, err
+	}
 	writes := make([]Write, 0, len(in)+1)
 	var observed []crdt.Dot
 	for i, lw := range in {
@@ -108,6 +111,8 @@ func checkKind(c *Case, kind Kind, in []LocalWrite) error {
 		if !c.Exists() {
 			return fieldErr("id", "no_case", "案件不存在", "the case does not exist")
 		}
+	case KindConfig:
+		return nil // checkWorkflowWrites: a configuration document
 	default:
 		return fieldErr("kind", "unknown_kind", "未知操作类型", "unknown kind of action "+string(kind))
 	}
@@ -236,6 +241,8 @@ func checkStored(spec *FieldSpec, b []byte) *FieldError {
 		return checkNote(spec.Name, &x)
 	case File:
 		return checkFile(spec.Name, &x)
+	default:
+		return checkWorkflowStored(spec, v)
 	}
 	return nil
 }

@@ -266,28 +266,6 @@ var permissionZh = map[Permission]string{
 // PermissionZh names a permission for people.
 func PermissionZh(p Permission) string { return permissionZh[p] }
 
-// enterPermission is the permission a transition into each state needs. The workflow's
-// table of transitions (workflow.go) decides which transitions are legal; this decides who
-// may take them. A state not listed needs PermHandle.
-var enterPermission = map[State]Permission{
-	Captured: PermRegister, Registered: PermRegister,
-	Forwarded: PermAssign, Assigned: PermAssign, RoutedLegal: PermAssign, RoutedDiscipline: PermAssign,
-	RoutedToProcedure: PermAssign, Escalated: PermAssign,
-	Accepted: PermAccept, NotAccepted: PermAccept, Redirected: PermAccept, Objected: PermAccept,
-	Returned: PermAccept, Review: PermAccept, ReReview: PermAccept,
-	Extended:      PermExtend,
-	OpinionServed: PermServeOpinion,
-	Closed:        PermClose,
-}
-
-// EnterPermission returns the permission a transition into state to needs.
-func EnterPermission(to State) Permission {
-	if p, ok := enterPermission[to]; ok {
-		return p
-	}
-	return PermHandle
-}
-
 // assignFields are the fields whose change moves a case to other hands.
 var assignFields = []string{"assignee", "handler_unit"}
 
@@ -306,7 +284,7 @@ func OpPermissions(op *Op) []Permission {
 		for _, w := range op.Writes {
 			if w.Field == "state" && w.Action == Set {
 				if s, ok := DecodeValue("state", w.Value).(string); ok {
-					return []Permission{EnterPermission(State(s))}
+					return []Permission{TransitionPermission(State(s))}
 				}
 			}
 		}

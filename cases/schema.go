@@ -68,7 +68,7 @@ var matterTypes = []string{"建议意见", "检举控告", "申诉求决", "反�
 
 // Fields is the schema of the case document, by name. Fields not listed here are kept as
 // opaque bytes when they arrive in replicated ops and refused in local writes.
-var Fields = indexFields([]FieldSpec{
+var Fields = indexFields(append([]FieldSpec{
 	{Name: "kind", Type: TypeEnum, Zh: "类别", En: "Kind", Enum: []string{MatterPetition, MatterDispute}},
 	{Name: "region", Type: TypeRegion, Zh: "所属区划", En: "Region"},
 	{Name: "petitioners", Type: TypePersons, Zh: "信访人/当事人", En: "Petitioners", Max: 50, Group: "identity"},
@@ -92,7 +92,7 @@ var Fields = indexFields([]FieldSpec{
 	{Name: "close_reason", Type: TypeString, Zh: "办结原因", En: "Reason for closing"},
 	{Name: "notes", Type: TypeNotes, Zh: "办理记录", En: "Notes"},
 	{Name: "attachments", Type: TypeFiles, Zh: "附件", En: "Attachments"},
-})
+}, workflowFields...))
 
 func indexFields(specs []FieldSpec) map[string]*FieldSpec {
 	m := make(map[string]*FieldSpec, len(specs))

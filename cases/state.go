@@ -269,10 +269,19 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // IndexFields are the fields a replica's indexes and scopes are computed from: an op that
 // writes one of them makes the replica recompute the case's scopes, state and deadline.
-var IndexFields = []string{"state", "kind", "region", "assignee", "registered_at", "received_at", "notice_at", "served_at"}
+// The workflow adds the fields its clocks and rules read (workflowIndexed).
+var IndexFields = workflowIndexed([]string{"state", "kind", "region", "assignee", "registered_at", "received_at", "notice_at", "served_at"})
+
+var indexFieldSet = func() map[string]bool {
+	m := make(map[string]bool, len(IndexFields))
+	for _, f := range IndexFields {
+		m[f] = true
+	}
+	return m
+}()
 
 // IsIndexField reports whether f is one of IndexFields.
-func IsIndexField(f string) bool { return slices.Contains(IndexFields, f) }
+func IsIndexField(f string) bool { return indexFieldSet[f] }
 
 func writeDot(w *mp.Writer, d crdt.Dot) {
 	w.ArrayLen(3)

@@ -185,6 +185,9 @@ func encodeJSON(w *mp.Writer, spec *FieldSpec, raw json.RawMessage) error {
 		}
 		writeFile(w, a)
 	default:
+		if ok, err := encodeWorkflowJSON(w, spec, raw); ok {
+			return err
+		}
 		return fieldErr(f, "not_writable", "该字段不能直接写入", "this field cannot be written directly")
 	}
 	return nil
@@ -226,6 +229,10 @@ func checkString(spec *FieldSpec, s string) *FieldError {
 	case TypeTags, TypeString:
 		if s == "" && spec.Type == TypeTags {
 			return fieldErr(f, "required", "标签不能为空", "a tag cannot be empty")
+		}
+		if spec.Enum != nil && !slices.Contains(spec.Enum, s) { // a set of fixed values (flags)
+			return fieldErr(f, "not_allowed", "“"+s+"”不是允许的值："+strings.Join(spec.Enum, "、"),
+				fmt.Sprintf("%q is not one of %s", s, strings.Join(spec.Enum, ", ")))
 		}
 	}
 	return nil
@@ -277,8 +284,8 @@ func checkParty(f string, p *Party) *FieldError {
 			return err
 		}
 	}
-	if p.Region != "" {
-		if err := ValidateRegion(f+".region", p.Region); err != nil {
+	if p.Region != "" { // a unit's division code, at any tier (a county bureau's is the county's)
+		if err := ValidateRegion(f+".region", p.Region, allLevels...); err != nil {
 			return err
 		}
 	}

@@ -106,7 +106,8 @@ type applier struct {
 	eqSeen       map[string]bool // equivocation keys written by this batch
 	buf          []byte
 	w            *mp.Writer
-	clock        crdt.Clock // the replica's clock as this batch advances it; published on commit
+	clock        crdt.Clock      // the replica's clock as this batch advances it; published on commit
+	wf           applierWorkflow // the workflow's state of the batch (casenumber.go)
 
 	// people is what this batch changed of the accounts (accounts.go); nil when nothing.
 	people *peopleBatch
@@ -291,6 +292,7 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 	}
 	t.c.ApplyHead(op, meta, a.applied)
 	t.newPos = append(t.newPos, pos)
+	a.workflowStored(op, t, via) // resident-ID index, accusation stubs (workflow.go)
 	if !t.reindex {
 		t.reindex = slices.ContainsFunc(op.Writes, func(w cases.Write) bool { return cases.IsIndexField(w.Field) })
 	}

@@ -122,12 +122,11 @@ func (r *Replica) derive(c *cases.Case) summary {
 			s.scopes = append(s.scopes, ScopeOfStation(st))
 		}
 	}
+	s.scopes = r.workflowScopes(c, s.scopes) // configuration documents; accusations (workflow.go)
 	slices.Sort(s.scopes)
 	s.scopes = slices.Compact(s.scopes)
 	s.state = string(c.State())
-	if dl, ok := cases.NextDeadline(c); ok {
-		s.due = dl.At
-	}
+	s.due = r.caseDue(c)
 	return s
 }
 

@@ -78,7 +78,8 @@ type Replica struct {
 
 	secretMu sync.Mutex // makes Secret's get-or-create atomic
 
-	people peopleState // the directory of accounts (accounts.go)
+	people peopleState   // the directory of accounts (accounts.go)
+	wf     workflowCache // parsed configuration (workflow_config.go); safe for concurrent use
 
 	// changed is closed and replaced after every commit (see Notify).
 	changed atomic.Pointer[chan struct{}]

@@ -287,7 +287,7 @@ func TestScopeFeed_Assignee(t *testing.T) {
 	requireItems(t, "after a note", readScope(t, hub, st7, 0, 2, "", nil), historyItems(t, hub, "c1"))
 	// A transition carrying an assignee assigns too.
 	mustWrite(t, hub, node.Change{Case: "c2", Author: "alice", To: cases.Assigned,
-		Data: map[string]json.RawMessage{"assignee": jsonString("st-7")}})
+		Data: map[string]json.RawMessage{"assignee": jsonString("st-7"), "handler_unit": jsonString("镇综治中心")}})
 	requireItems(t, "assigned by a transition", itemsOf(readScope(t, hub, st7, 0, 100, "", nil), "c2"), historyItems(t, hub, "c2"))
 
 	before := hub.ScopeSeq(st7)
@@ -603,7 +603,8 @@ func TestList_DueBefore(t *testing.T) {
 	// c2 accepted on day 10: due 60 days later. c6 closed: no deadline.
 	mustWrite(t, hub, node.Change{Case: "c2", Author: "alice", To: cases.Accepted,
 		Data: map[string]json.RawMessage{"notice_at": jsonInt(testBaseTime + 10*day)}})
-	mustWrite(t, hub, node.Change{Case: "c6", Author: "alice", To: cases.NotAccepted})
+	mustWrite(t, hub, node.Change{Case: "c6", Author: "alice", To: cases.NotAccepted,
+		Data: map[string]json.RawMessage{"refusal": jsonString("不予受理")}})
 	mustWrite(t, hub, node.Change{Case: "c6", Author: "alice", To: cases.Closed,
 		Data: map[string]json.RawMessage{"close_reason": jsonString("不予受理")}})
 

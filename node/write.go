@@ -23,6 +23,10 @@ type Change struct {
 	Data map[string]json.RawMessage
 	// Base is what the author saw (dots from a GET); nil means observe what is visible now.
 	Base []crdt.Dot
+	// CaseCode, on a registration, asks for the next case number of this station code
+	// (cases.CaseNumber), issued inside the batch (casenumber.go); with no Case, the case's
+	// id is made from it.
+	CaseCode string `json:",omitempty"`
 }
 
 // Write validates a local change strictly, turns it into an op under this replica's origin
@@ -108,6 +112,10 @@ func (r *Replica) writeBatch(ctx context.Context, changes []Change, progress *Pr
 
 // local validates one change against the batch's view of its case and stores its op.
 func (a *applier) local(ch *Change) (cases.Op, error) {
+	writes, numKey, numSeq, err := a.numbered(ch)
+	if err != nil {
+		return cases.Op{}, err
+	}
 	if err := validID("case id", ch.Case); err != nil {
 		return cases.Op{}, &cases.FieldError{Field: "id", Code: "case_id", Zh: "案件编号格式不正确", En: err.Error()}
 	}
@@ -121,12 +129,12 @@ func (a *applier) local(ch *Change) (cases.Op, error) {
 	if err != nil {
 		return cases.Op{}, err
 	}
-	kind, writes := ch.Kind, ch.Writes
+	kind := ch.Kind
 	if ch.To != "" {
 		if len(writes) != 0 {
 			return cases.Op{}, &cases.FieldError{Field: "state", Code: "transition_writes", Zh: "流转不能同时修改其他字段", En: "a transition carries only its own data"}
 		}
-		if writes, err = cases.Transition(t.c, ch.To, ch.Data); err != nil {
+		if writes, err = a.transition(t, ch); err != nil {
 			return cases.Op{}, err
 		}
 		kind = cases.KindTransition
@@ -165,6 +173,9 @@ func (a *applier) local(ch *Change) (cases.Op, error) {
 	}
 	if err := a.store(&op, op.Encode(), cases.Meta{}, ""); err != nil {
 		return cases.Op{}, err
+	}
+	if numKey != "" {
+		a.keepCaseNumber(numKey, numSeq)
 	}
 	return op, nil
 }

@@ -2,14 +2,9 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
@@ -76,6 +71,10 @@ type StationConfig struct {
 	Ready func() error
 	// Auth tunes sign-in (auth.go); accounts are served when Replica is also People.
 	Auth AuthConfig
+	// CaseCode is the station code of the case numbers this node issues (2–6 digits, no
+	// leading 0, unique in the deployment; cases.CaseNumber). Empty: one made from the node's
+	// id and incarnation, unique only with high probability.
+	CaseCode string
 }
 
 // PeerStatus is one sync peer as the status shows it.
@@ -111,8 +110,7 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 		mux.Handle("GET /metrics", cfg.Metrics.Handler())
 	}
 	mux.HandleFunc("GET /api/v1/status", s.status)
-	mux.HandleFunc("GET /api/v1/cases", s.listCases)
-	mux.HandleFunc("GET /api/v1/cases/{id}", s.getCase)
+	s.registerWorkflowRoutes(mux) // cases, transitions, notes, metrics, configuration (cases_api.go)
 	mux.HandleFunc("GET /api/v1/quarantine", s.listQuarantine)
 	if cfg.Sync != nil {
 		mux.Handle("GET /sync", cfg.Sync)
@@ -203,99 +201,11 @@ func (s *station) status(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *station) getCase(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
-		return // who asks, before saying whether the case exists
-	}
-	id := r.PathValue("id")
-	c, hist, err := s.cfg.Replica.Case(id)
-	if errors.Is(err, node.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no_case", "案件不存在 / no such case", "id")
-		return
-	}
-	if err != nil {
-		s.cfg.Logger.Error("read case", "case", id, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "读取案件失败 / could not read the case", "")
-		return
-	}
-	cl, ok := s.authorizeCaller(w, r, cases.PermRead, c)
-	if !ok {
-		return
-	}
-	s.writeCaseView(w, r, cl, c, hist) // in full and audited, or redacted (audit_api.go)
-}
-
 // CaseList is the body of GET /api/v1/cases: one page, and the cursor of the next (empty on
 // the last page).
 type CaseList struct {
 	Cases []CaseJSON `json:"cases"`
 	Next  string     `json:"next,omitempty"`
-}
-
-// listCases serves GET /api/v1/cases?state=S&region=PREFIX&due_within=7d&limit=N&cursor=C.
-func (s *station) listCases(w http.ResponseWriter, r *http.Request) {
-	cl, ok := s.authorizeCaller(w, r, cases.PermRead, nil)
-	if !ok {
-		return
-	}
-	q := node.Query{State: r.URL.Query().Get("state"), Region: r.URL.Query().Get("region")}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "bad_limit", "limit 应为 1 到 1000 / limit must be 1 to 1000", "limit")
-			return
-		}
-		q.Limit = n
-	}
-	if v := r.URL.Query().Get("due_within"); v != "" {
-		d, err := parseDays(v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_due_within", "due_within 应为天数，如 7d / due_within must be days, e.g. 7d", "due_within")
-			return
-		}
-		q.DueBefore = s.cfg.Now().Add(d).UnixMilli()
-	}
-	if v := r.URL.Query().Get("cursor"); v != "" {
-		c, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_cursor", "游标无效 / invalid cursor", "cursor")
-			return
-		}
-		q.Cursor = c
-	}
-	page, err := s.cfg.Replica.List(q)
-	if err != nil {
-		if errors.Is(err, node.ErrBadCursor) {
-			writeError(w, http.StatusBadRequest, "bad_cursor", "游标与查询不符 / the cursor belongs to another query", "cursor")
-			return
-		}
-		s.cfg.Logger.Error("list cases", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "读取案件列表失败 / could not list cases", "")
-		return
-	}
-	// Cases outside the caller's scope are left out; identity shown only with ?identity=full.
-	views, err := s.viewPage(r, cl, page.Cases, r.URL.Query().Get("identity") == "full", cases.AuditList)
-	if err != nil {
-		s.auditFailed(w, err)
-		return
-	}
-	out := CaseList{Cases: views}
-	if page.Next != nil {
-		out.Next = base64.RawURLEncoding.EncodeToString(page.Next)
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// parseDays reads "7d" (days) or a Go duration ("36h").
-func parseDays(v string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(v, "d"); ok {
-		d, err := strconv.Atoi(n)
-		if err != nil || d < 0 || d > 3650 {
-			return 0, fmt.Errorf("days %q", v)
-		}
-		return time.Duration(d) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(v)
 }
 
 // Shanghai is the time zone people's times are shown in.
@@ -317,6 +227,8 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule,omitempty"`         // the provision a workflow refusal rests on
+	Related string `json:"related_case,omitempty"` // the case a refusal points at (不再受理)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg, field string) {

@@ -95,8 +95,8 @@ func TestCase_ShowsFieldsDeadlineAndConflicts(t *testing.T) {
 	if got := len(c.Conflicts["category"]); got != 2 {
 		t.Errorf("conflicts on category: %d values, want 2 (%+v)", got, c.Conflicts)
 	}
-	if c.Deadline == nil || c.Deadline.At != "2026-01-16T08:00:00+08:00" {
-		t.Errorf("deadline = %+v, want 15 days after receipt, in Asia/Shanghai", c.Deadline)
+	if c.Deadline == nil || c.Deadline.At != "2026-01-16T23:59:59+08:00" { // 24:00 of the 15th day after receipt
+		t.Errorf("deadline = %+v, want the end of the 15th day after receipt, in Asia/Shanghai", c.Deadline)
 	}
 }
 

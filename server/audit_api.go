@@ -41,42 +41,25 @@ func (s *station) fullFor(cl *caller, c *cases.Case, want bool) (bool, []string)
 	return true, shown
 }
 
-// writeCaseView answers GET /api/v1/cases/{id}: in full (audited) or redacted.
-func (s *station) writeCaseView(w http.ResponseWriter, r *http.Request, cl *caller, c *cases.Case, hist []cases.Stored) {
-	full, fields := s.fullFor(cl, c, !truthy(r.URL.Query().Get("redact")))
-	v := CaseView(c, hist)
-	if !full {
-		redactCase(&v, c)
-		w.Header().Set(redactedHeader, "true")
-	} else if len(fields) > 0 {
-		if err := s.audit(r, cl, cases.AuditRecord{Action: cases.AuditView, Cases: []string{c.ID}, Fields: fields}); err != nil {
-			s.auditFailed(w, err)
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
-func (s *station) auditFailed(w http.ResponseWriter, err error) {
-	s.cfg.Logger.Error("audit record not written: identity not shown", "err", err)
-	writeError(w, http.StatusServiceUnavailable, "audit_failed", "无法记录查阅，未显示身份信息 / the read could not be audited, so nothing was shown", "")
-}
-
-// viewPage turns a page of cases into their views for cl: cases outside cl's scope are
-// left out; identity is shown (and one audit record of action names the cases) when
-// identity asks for it and cl may see it.
-func (s *station) viewPage(r *http.Request, cl *caller, list []*cases.Case, identity bool, action string) ([]CaseJSON, error) {
-	out := make([]CaseJSON, 0, len(list))
+// reveal decides, for each case of a response and its view, whether cl sees it in full:
+// a case cl may not read is dropped (ok false at its index); a view is left in full only
+// when identity asks for it and cl may view identity on that case, and then one audit
+// record of action names every case so shown before anything is sent (fail closed);
+// every other view is redacted. It returns which views remain.
+func (s *station) reveal(r *http.Request, cl *caller, cs []*cases.Case, views []*CaseJSON, identity bool, action string) ([]bool, error) {
+	keep := make([]bool, len(cs))
 	var rec cases.AuditRecord
-	for _, c := range list {
+	for i, c := range cs {
 		if !s.allowed(cl, cases.PermRead, c) {
 			continue
 		}
-		v := CaseView(c, nil)
+		keep[i] = true
 		full, fields := s.fullFor(cl, c, identity)
 		if !full {
-			redactCase(&v, c)
-		} else if len(fields) > 0 {
+			redactCase(views[i], c)
+			continue
+		}
+		if len(fields) > 0 {
 			rec.Cases = append(rec.Cases, c.ID)
 			for _, f := range fields {
 				if !slices.Contains(rec.Fields, f) {
@@ -84,13 +67,39 @@ func (s *station) viewPage(r *http.Request, cl *caller, list []*cases.Case, iden
 				}
 			}
 		}
-		out = append(out, v)
 	}
 	if len(rec.Cases) > 0 {
 		rec.Action = action
 		slices.Sort(rec.Fields)
 		if err := s.audit(r, cl, rec); err != nil {
 			return nil, err
+		}
+	}
+	return keep, nil
+}
+
+func (s *station) auditFailed(w http.ResponseWriter, err error) {
+	s.cfg.Logger.Error("audit record not written: identity not shown", "err", err)
+	writeError(w, http.StatusServiceUnavailable, "audit_failed", "无法记录查阅，未显示身份信息 / the read could not be audited, so nothing was shown", "")
+}
+
+// viewPage turns a page of cases into their plain views for cl (the export's shape):
+// cases outside cl's scope left out, identity shown and audited as reveal decides.
+func (s *station) viewPage(r *http.Request, cl *caller, list []*cases.Case, identity bool, action string) ([]CaseJSON, error) {
+	views := make([]CaseJSON, len(list))
+	ptrs := make([]*CaseJSON, len(list))
+	for i, c := range list {
+		views[i] = CaseView(c, nil)
+		ptrs[i] = &views[i]
+	}
+	keep, err := s.reveal(r, cl, list, ptrs, identity, action)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CaseJSON, 0, len(list))
+	for i := range views {
+		if keep[i] {
+			out = append(out, views[i])
 		}
 	}
 	return out, nil

@@ -374,7 +374,7 @@ func importReturn(ctx context.Context, r Replica, b *bundleFile, opts BundleOpti
 	if err != nil {
 		return rep, err
 	}
-	in := map[string]bool{}
+	in := map[string]bool{node.ScopeConfig: true} // also for stations enrolled before it was streamed
 	for _, s := range info.Scopes {
 		in[s] = true
 	}

@@ -146,7 +146,7 @@ func TestBundle_PushAndReturnThenSessionMovesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("return export: %v", err)
 	}
-	if rrep.Kind != fsync.BundleReturn || rrep.To != "stA" || rrep.Ops != 1 || len(rrep.Ranges) != 2 {
+	if rrep.Kind != fsync.BundleReturn || rrep.To != "stA" || rrep.Ops != 1 || len(rrep.Ranges) != 3 { // r, a and g (configuration)
 		t.Fatalf("return export: %+v", rrep)
 	}
 	scopeStreams := []string{node.StreamName("hub1", node.ScopeOfRegion(townA)), node.StreamName("hub1", node.ScopeOfStation("stA"))}

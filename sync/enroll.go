@@ -55,15 +55,22 @@ type Enrollment struct {
 	Sig       []byte // the hub's signature over the station, its region and key
 }
 
-// Scopes are the streams a hub serves the station: its region and its assignments.
+// Scopes are the streams a hub serves the station: its region, its assignments, and the
+// configuration in force at the hub (calendar, metric definitions: node.ScopeConfig).
 func (e *Enrollment) Scopes() []string {
+	return append(e.writeScopes(), node.ScopeConfig)
+}
+
+// writeScopes are the scopes whose cases the station may write: its region's and its
+// assignments' (never the hub's configuration).
+func (e *Enrollment) writeScopes() []string {
 	return []string{node.ScopeOfRegion(e.Region), node.ScopeOfStation(e.Station)}
 }
 
 // Rule is what the station may write (see node.WriterRule): a hub peer forwards ops of
 // any origin, held to its scopes like a station's own.
 func (e *Enrollment) Rule() *node.WriterRule {
-	return &node.WriterRule{Node: e.Station, Scopes: e.Scopes(), AnyOrigin: e.Kind == KindHub}
+	return &node.WriterRule{Node: e.Station, Scopes: e.writeScopes(), AnyOrigin: e.Kind == KindHub}
 }
 
 // encode writes the record: 7 elements for a station (as every record before kinds), 8 with

@@ -375,7 +375,7 @@ func TestUplink_EnrollmentAsHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	if info.Hub != "city" || info.Kind != fsync.KindHub || info.Region != countyC1 ||
-		fmt.Sprint(info.Scopes) != fmt.Sprint([]string{"r" + countyC1, "aC1"}) {
+		fmt.Sprint(info.Scopes) != fmt.Sprint([]string{"r" + countyC1, "aC1", node.ScopeConfig}) {
 		t.Errorf("enrollment answer: %+v", info)
 	}
 	rec, _ := city.r.Doc("enrollment", "C1")

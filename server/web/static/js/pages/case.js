@@ -31,7 +31,7 @@ export function show(name, v, spec) {
   return String(v);
 }
 
-const hidden = new Set(['notes', 'state', 'attachments']);
+const hidden = new Set(['notes', 'state', 'attachments', 'case_no', 'flags']);
 
 export async function casePage(main, params) {
   const id = params.id;
@@ -59,14 +59,15 @@ export async function casePage(main, params) {
       h('div', {}, n.note.text))));
 
   mount(main,
-    h('h1', {}, t('case.title', { id: caseTitle(c) }), ' ', h('span', { class: 'badge', id: 'case-state' }, stateText(c.state)), ' ', deadlineBadge(c.deadline)),
+    h('h1', {}, t('case.title', { id: caseTitle(c) }), ' ', h('span', { class: 'badge', id: 'case-state' }, stateText(c.state)), ' ', deadlineBadge(c.next_deadline || c.deadline),
+      (c.case_flags || []).map(f => [' ', h('span', { class: 'badge warn' }, f.name || f.code)])),
     c.stub ? h('p', { class: 'banner' }, t('case.stub')) : null,
     conflicts.length ? h('div', { id: 'conflicts' }, h('h2', {}, t('case.conflicts')), h('p', { class: 'muted' }, t('case.conflict.help')), conflicts) : null,
     flags,
     h('div', { class: 'grid' },
       h('div', { class: 'card' }, h('h2', {}, t('case.fields')), dl),
       h('div', {},
-        transitionsCard(c, sc, reload),
+        transitionsCard(c, reload),
         noteForm(c, reload),
         h('div', { class: 'card' }, h('h2', {}, t('case.timeline')), notes))));
 }
@@ -77,7 +78,7 @@ function conflictCard(c, f, versions, spec, reload) {
   const err = h('p', { class: 'err' });
   const keep = async (v) => {
     try {
-      await patch('/api/v1/cases/' + encodeURIComponent(c.id), { fields: { [f]: v.value }, base: versions.map(x => x.op) });
+      await patch('/api/v1/cases/' + encodeURIComponent(c.id), { base: c.version || versions.map(x => x.op), set: { [f]: v.value } });
       reload();
     } catch (e) { err.textContent = localized(e.message) || t('common.error'); }
   };
@@ -91,13 +92,13 @@ function conflictCard(c, f, versions, spec, reload) {
     err);
 }
 
-function transitionsCard(c, sc, reload) {
+function transitionsCard(c, reload) {
   const allowed = c.transitions || [];
   if (!allowed.length) return null;
   const box = h('div', { id: 'transition-form' });
   return h('div', { class: 'card', id: 'actions' }, h('h2', {}, t('case.actions')),
-    h('div', { class: 'row' }, allowed.map(tr => h('button', { type: 'button', dataset: { to: tr.to || tr },
-      onclick: () => mount(box, transitionForm(c, tr, sc, reload)) }, label(tr.label) || stateText(tr.to || tr)))),
+    h('div', { class: 'row' }, allowed.map(tr => h('button', { type: 'button', dataset: { to: tr.to },
+      onclick: () => mount(box, transitionForm(c, tr, reload)) }, stateText(tr.to)))),
     box);
 }
 

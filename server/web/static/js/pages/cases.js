@@ -51,11 +51,11 @@ export async function casesPage(main, params) {
       body.append(h('tr', { class: 'click', onclick: open, dataset: { case: c.id } },
         h('td', {}, h('a', { href: '#/cases/' + encodeURIComponent(c.id) }, caseTitle(c)),
           c.conflicts ? [' ', h('span', { class: 'badge warn' }, '⚠')] : null),
-        h('td', {}, kindText(c.fields.kind)),
+        h('td', {}, kindText(c.kind || c.fields.kind)),
         h('td', {}, stateText(c.state)),
         h('td', { class: 'opt' }, fillRegion(h('span'), c.fields.region)),
         h('td', { class: 'opt' }, String(c.fields.summary || '').slice(0, 40)),
-        h('td', {}, deadlineBadge(c.deadline))));
+        h('td', {}, deadlineBadge(c.next_deadline || c.deadline))));
     }
     cursor = page.next || '';
     more.hidden = !cursor;

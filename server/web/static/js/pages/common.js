@@ -10,15 +10,16 @@ export function kindText(k) { return k ? t('kind.' + k) : ''; }
 // or the days left. It uses the server's days_left/overdue/near_due when given (the server
 // counts days in Asia/Shanghai on the county's calendar), else counts calendar days.
 export function deadlineBadge(d) {
-  if (!d || !d.at) return h('span', { class: 'muted' }, '—');
+  const at = d && (d.due || d.at);
+  if (!at) return h('span', { class: 'muted' }, '—');
   let days = d.days_left;
-  if (days === undefined) days = Math.ceil((new Date(d.at) - Date.now()) / 86400000);
+  if (days === undefined) days = Math.ceil((new Date(at) - Date.now()) / 86400000);
   const overdue = d.overdue ?? days < 0;
   const near = d.near_due ?? (days >= 0 && days <= 3);
   const text = overdue ? t('due.overdue', { days: Math.abs(days) }) : days === 0 ? t('due.today') : t('due.left', { days });
-  return h('span', { class: 'badge ' + (overdue ? 'bad' : near ? 'warn' : 'ok'), title: (d.rule || '') + ' ' + (d.at || '') }, text);
+  return h('span', { class: 'badge ' + (overdue ? 'bad' : near ? 'warn' : 'ok'), title: (d.rule || '') + ' ' + (d.last_day || at) }, text);
 }
 
 export function caseTitle(c) {
-  return c.number || c.fields?.case_number || c.id;
+  return c.number || c.id;
 }

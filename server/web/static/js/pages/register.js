@@ -77,7 +77,7 @@ export async function registerPage(main, params, ctx) {
     };
     for (const [n, el] of extra) { const v = valueOf(specs[n], el); if (v !== undefined) fields[n] = v; }
     try {
-      const c = await post('/api/v1/cases', { kind: kind.value, fields });
+      const c = await post('/api/v1/cases', { kind: kind.value, ...fields });
       done.textContent = t('register.done', { id: c.number || c.id });
       done.hidden = false;
       setTimeout(() => { location.hash = '#/cases/' + encodeURIComponent(c.id); }, 600);

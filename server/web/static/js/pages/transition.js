@@ -33,10 +33,12 @@ export function value(spec, el) {
   return v;
 }
 
-export function transitionForm(c, tr, sc, done) {
-  const to = tr.to || tr;
-  const specs = Object.fromEntries((sc.fields || []).map(f => [f.name, f]));
-  const names = (tr.fields || tr.required || []).map(f => (typeof f === 'string' ? f : f.name));
+// transitionForm asks for the data of transition tr ({to, fields}) of case c: required data
+// first; data that defaults to now may be left empty.
+export function transitionForm(c, tr, done) {
+  const to = tr.to;
+  const specs = Object.fromEntries((tr.fields || []).map(f => [f.name, f]));
+  const names = (tr.fields || []).slice().sort((a, b) => (b.required ? 1 : 0) - (a.required ? 1 : 0)).map(f => f.name);
   const inputs = names.map(n => [n, input(specs[n], n)]);
   const msg = h('p', { class: 'err' });
   return h('form', { class: 'form', dataset: { to }, onsubmit: async (e) => {
@@ -49,15 +51,15 @@ export function transitionForm(c, tr, sc, done) {
       if (v !== undefined) data[n] = v;
     }
     try {
-      await post('/api/v1/cases/' + encodeURIComponent(c.id) + '/transitions', { to, data });
+      await post('/api/v1/cases/' + encodeURIComponent(c.id) + '/transitions', { to, data, state: c.state });
       done();
     } catch (err) {
       const hit = inputs.find(([n]) => n === err.field);
       if (hit) setError(hit[1], localized(err.message)); else msg.textContent = localized(err.message) || t('common.error');
     }
   } },
-  h('strong', { class: 'wide' }, '→ ', label(tr.label) || stateText(to)),
-  inputs.map(([n, el]) => field(label(specs[n]) || n, el, { wide: specs[n]?.type === 'text' })),
+  h('strong', { class: 'wide' }, '→ ', stateText(to)),
+  inputs.map(([n, el]) => field((label(specs[n]) || n) + (specs[n].required ? ' *' : ''), el, { wide: specs[n]?.type === 'text' })),
   msg,
   h('div', { class: 'wide' }, h('button', { type: 'submit', class: 'primary' }, t('common.save'))));
 }
