@@ -376,7 +376,6 @@ func TestAPI_Configuration(t *testing.T) {
 	hub.refused(t, "PUT", "/api/v1/config/metrics", bad, http.StatusBadRequest, "kind", "metrics[7].kind")
 }
 
-
 func hasCJK(s string) bool {
 	for _, r := range s {
 		if r >= 0x4e00 && r <= 0x9fff {
