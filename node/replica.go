@@ -70,6 +70,8 @@ type Replica struct {
 	caseIDs *caseFilter
 	// schemaCurrent is set once the stored schema version is known to be SchemaVersion.
 	schemaCurrent bool
+	// batch is the writes of the apply in progress, its memory kept for the next one.
+	batch sortedBatch
 
 	// closeMu makes Close wait for reads in flight; readClosed is set under it when Close
 	// begins. Readers hold it shared (see reading).
