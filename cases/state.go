@@ -244,19 +244,29 @@ func DecodeHead(id string, b []byte) (*Case, error) {
 		}
 		return headFields[n]
 	}
-	c := NewCase(id)
+	c := &Case{ID: id, Sets: map[string]*crdt.AWSet[string]{}, Logs: map[string]*crdt.Log[[]byte]{}}
 	if r.PeekNil() {
 		r.Skip()
 	} else {
 		c.Created = dot()
 	}
 	c.Creator = r.String(MaxIDLen)
-	nf := r.ArrayLen(1 << 16)
+	nf := r.ArrayLen(1 << 16) // at most one per byte left: bounded by the input
+	c.Registers = make(map[string]*crdt.MVReg[[]byte], nf)
+	// The registers' writes share one allocation (a head usually has one per register); each
+	// register gets a slice of it capped at its own writes, so that a register that grows
+	// later reallocates rather than writing over its neighbour's.
+	slab := make([]crdt.Write[[]byte], 0, nf)
 	for i := 0; i < nf && r.Err() == nil; i++ {
 		r.ExpectArray(3, 3)
 		f := field()
 		nv := r.ArrayLen(1 << 20)
-		writes := make([]crdt.Write[[]byte], 0, nv)
+		var writes []crdt.Write[[]byte]
+		if n := len(slab); n+nv <= cap(slab) {
+			writes, slab = slab[n:n:n+nv], slab[:n+nv]
+		} else {
+			writes = make([]crdt.Write[[]byte], 0, nv)
+		}
 		for j := 0; j < nv && r.Err() == nil; j++ {
 			var v crdt.Write[[]byte]
 			n := r.ExpectArray(2, 6)
