@@ -283,7 +283,9 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 	if err != nil {
 		return err
 	}
-	t.c.ApplyHead(op, meta, a.applied)
+	if t.c.ApplyHead(op, meta, a.applied) {
+		t.headChanged = true
+	}
 	t.newPos = append(t.newPos, pos)
 	if !t.reindex {
 		t.reindex = slices.ContainsFunc(op.Writes, func(w cases.Write) bool { return cases.IsIndexField(w.Field) })
