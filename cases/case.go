@@ -230,7 +230,11 @@ func (c *Case) State() State { return State(c.String("state")) }
 // Updated stamp are left out; and removed writes are forgotten instead of remembered, which
 // is safe because the replica never applies an op twice (seen reports whether an op has been
 // applied).
-func (c *Case) ApplyHead(op *Op, meta Meta, seen func(crdt.Dot) bool) {
+//
+// changed is false when the op cannot have changed the head (a note or withdrawal, which
+// heads leave out, whose dot no write of the head had observed): the replica then need not
+// encode it again to find that out.
+func (c *Case) ApplyHead(op *Op, meta Meta, seen func(crdt.Dot) bool) (changed bool) {
 	for _, w := range op.Writes {
 		switch w.Action {
 		case Set:
@@ -244,6 +248,7 @@ func (c *Case) ApplyHead(op *Op, meta Meta, seen func(crdt.Dot) bool) {
 				hw.Stamp, hw.Flagged, hw.Value = op.Stamp, meta.Flagged, w.Value
 			}
 			r.ApplyOnce(hw, op.Observed, seen)
+			changed = true
 		case Add, Remove:
 			s := c.Sets[w.Field]
 			if s == nil {
@@ -255,18 +260,29 @@ func (c *Case) ApplyHead(op *Op, meta Meta, seen func(crdt.Dot) bool) {
 			} else {
 				s.RemoveOnce(string(w.Value), op.Observed, seen)
 			}
+			changed = true
 		}
 	}
 	// The op has arrived: no register or set needs to wait for its dot any longer (what it
 	// wrote has been hidden or applied above). Without this a dot observed before its op
 	// arrived would stay in the head for good, and heads would differ by arrival order.
 	for _, r := range c.Registers {
+		if !changed && slices.Contains(r.Overwritten(), op.Dot) {
+			changed = true
+		}
 		r.Forget(op.Dot)
 	}
 	for _, s := range c.Sets {
+		if !changed {
+			if tomb, _ := s.Removed(); len(tomb) > 0 {
+				changed = true // it may hold one under op's dot
+			}
+		}
 		s.Forget(op.Dot)
 	}
 	if op.Kind == KindRegister && (c.Created.IsZero() || op.Dot.Compare(c.Created) < 0) {
 		c.Created, c.Creator = op.Dot, op.Author
+		changed = true
 	}
+	return changed
 }

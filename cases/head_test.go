@@ -411,3 +411,61 @@ func TestHead_ZeroDot(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyHead_Property_UnchangedMeansSameBytes: when ApplyHead says an op left the head as
+// it was, the head encodes to the same bytes as before it (the replica then skips encoding
+// it), whatever the order the ops arrive in.
+func TestApplyHead_Property_UnchangedMeansSameBytes(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := genHistory(t, sized(24))
+		applied := map[crdt.Dot]bool{}
+		seen := func(d crdt.Dot) bool { return applied[d] }
+		c := cases.NewCase(caseID)
+		unchanged := 0
+		for _, i := range rapid.Permutation(indexes(len(h.ops))).Draw(t, "order") {
+			st := h.ops[i]
+			before := encodeHead(c)
+			applied[st.Op.Dot] = true
+			if !c.ApplyHead(&st.Op, st.Meta, seen) {
+				unchanged++
+				if after := encodeHead(c); !bytes.Equal(before, after) {
+					t.Fatalf("op #%d (%s) said unchanged, but the head went from\n%x to\n%x\nhistory:%v", i, h.kinds[i], before, after, h)
+				}
+			}
+		}
+		t.Logf("%d of %d ops left the head unchanged", unchanged, len(h.ops))
+	})
+}
+
+// TestApplyHead_NoteObservedBeforeItArrived: an edit that observed a note's dot (a
+// replicated op may observe any dot) arrives before the note; the note then changes the head
+// (its dot is no longer pending) and ApplyHead says so.
+func TestApplyHead_NoteObservedBeforeItArrived(t *testing.T) {
+	c, reg := registered(t)
+	note := localOp(t, c, origins[1], 1, 1, cases.KindNote,
+		cases.LocalWrite{Field: "notes", Action: cases.Append, JSON: jsonOf(cases.Note{Text: "走访", Kind: "visit"})})
+	edit := localOp(t, c, origins[0], 2, 2, cases.KindEdit, lw("summary", "屋顶漏水"))
+	edit.Op.Observed = crdt.SortDots(append(edit.Op.Observed, note.Op.Dot))
+	applied := map[crdt.Dot]bool{}
+	seen := func(d crdt.Dot) bool { return applied[d] }
+	head := cases.NewCase(caseID)
+	for _, st := range []cases.Stored{reg, edit} {
+		applied[st.Op.Dot] = true
+		head.ApplyHead(&st.Op, st.Meta, seen)
+	}
+	before := encodeHead(head)
+	applied[note.Op.Dot] = true
+	if !head.ApplyHead(&note.Op, note.Meta, seen) {
+		t.Fatal("the note forgot its pending dot in summary, but ApplyHead said unchanged")
+	}
+	if bytes.Equal(before, encodeHead(head)) {
+		t.Fatal("the note's dot was not pending in the head: the test does not test what it says")
+	}
+	// A second note, whose dot nothing observed, changes nothing.
+	again := localOp(t, c, origins[1], 2, 3, cases.KindNote,
+		cases.LocalWrite{Field: "notes", Action: cases.Append, JSON: jsonOf(cases.Note{Text: "回访", Kind: "visit"})})
+	applied[again.Op.Dot] = true
+	if head.ApplyHead(&again.Op, again.Meta, seen) {
+		t.Error("a note nothing observed said it changed the head")
+	}
+}

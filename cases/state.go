@@ -3,6 +3,7 @@ package cases
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/fengqiao/fengqiao/crdt"
 	"github.com/fengqiao/fengqiao/internal/mp"
@@ -44,18 +45,26 @@ type headOrigins struct {
 }
 
 func (h *headOrigins) add(d crdt.Dot) {
-	if !d.IsZero() {
-		if _, ok := slices.BinarySearchFunc(h.list, d.Origin, crdt.Origin.Compare); !ok {
-			i, _ := slices.BinarySearchFunc(h.list, d.Origin, crdt.Origin.Compare)
-			h.list = slices.Insert(h.list, i, d.Origin)
-		}
+	if d.IsZero() || len(h.list) == 1 && h.list[0] == d.Origin {
+		return
+	}
+	if i, ok := slices.BinarySearchFunc(h.list, d.Origin, crdt.Origin.Compare); !ok {
+		h.list = slices.Insert(h.list, i, d.Origin)
 	}
 }
 
+// index returns the position of o in the list (it must be there).
+func (h *headOrigins) index(o crdt.Origin) int {
+	if len(h.list) == 1 {
+		return 0 // the usual head: every dot of one origin
+	}
+	i, _ := slices.BinarySearchFunc(h.list, o, crdt.Origin.Compare)
+	return i
+}
+
 func (h *headOrigins) writeDot(w *mp.Writer, d crdt.Dot) {
-	i, _ := slices.BinarySearchFunc(h.list, d.Origin, crdt.Origin.Compare)
 	w.ArrayLen(2)
-	w.Uint(uint64(i))
+	w.Uint(uint64(h.index(d.Origin)))
 	w.Uint(d.Seq)
 }
 
@@ -64,8 +73,7 @@ func (h *headOrigins) writeElems(w *mp.Writer, elems []string, dots []crdt.Dot) 
 	for i := range elems {
 		w.ArrayLen(3)
 		w.String(elems[i])
-		j, _ := slices.BinarySearchFunc(h.list, dots[i].Origin, crdt.Origin.Compare)
-		w.Uint(uint64(j))
+		w.Uint(uint64(h.index(dots[i].Origin)))
 		w.Uint(dots[i].Seq)
 	}
 }
@@ -95,24 +103,53 @@ func writeField(w *mp.Writer, f string) {
 	}
 }
 
+// namedReg and namedSet are a head's registers and sets with their field names, sorted by
+// name for EncodeHead (one map lookup per field instead of one per pass).
+type namedReg struct {
+	field string
+	r     *crdt.MVReg[[]byte]
+}
+
+type namedSet struct {
+	field         string
+	elems, relems []string
+	dots, rdots   []crdt.Dot
+}
+
 // EncodeHead appends the encoding of head c to w.
 func (c *Case) EncodeHead(w *mp.Writer) {
-	var o headOrigins
+	var regBuf [32]namedReg
+	regs := regBuf[:0]
+	for f, r := range c.Registers {
+		regs = append(regs, namedReg{f, r})
+	}
+	slices.SortFunc(regs, func(a, b namedReg) int { return strings.Compare(a.field, b.field) })
+	var setBuf [4]namedSet
+	sets := setBuf[:0]
+	for f, st := range c.Sets {
+		ns := namedSet{field: f}
+		ns.elems, ns.dots = st.Adds()
+		ns.relems, ns.rdots = st.Removed()
+		sets = append(sets, ns)
+	}
+	slices.SortFunc(sets, func(a, b namedSet) int { return strings.Compare(a.field, b.field) })
+
+	var originBuf [4]crdt.Origin
+	o := headOrigins{list: originBuf[:0]}
 	o.add(c.Created)
-	fields := sortedKeys(c.Registers)
-	for _, f := range fields {
-		for _, v := range c.Registers[f].Values() {
+	for _, nr := range regs {
+		for _, v := range nr.r.Values() {
 			o.add(v.Dot)
 		}
-		for _, d := range c.Registers[f].Overwritten() {
+		for _, d := range nr.r.Overwritten() {
 			o.add(d)
 		}
 	}
-	sets := sortedKeys(c.Sets)
-	for _, f := range sets {
-		_, dots := c.Sets[f].Adds()
-		_, rdots := c.Sets[f].Removed()
-		for _, d := range append(dots, rdots...) {
+	for _, ns := range sets {
+		for _, d := range ns.dots {
+			o.add(d)
+		}
+		for _, d := range ns.rdots {
 			o.add(d)
 		}
 	}
@@ -130,43 +167,38 @@ func (c *Case) EncodeHead(w *mp.Writer) {
 		o.writeDot(w, c.Created)
 	}
 	w.String(c.Creator)
-	w.ArrayLen(len(fields))
-	for _, f := range fields {
-		r := c.Registers[f]
+	w.ArrayLen(len(regs))
+	for _, nr := range regs {
 		w.ArrayLen(3)
-		writeField(w, f)
-		vals := r.Values()
+		writeField(w, nr.field)
+		vals := nr.r.Values()
 		w.ArrayLen(len(vals))
-		index := IsIndexField(f)
+		index := IsIndexField(nr.field)
 		for _, v := range vals {
 			if !index {
 				o.writeDot(w, v.Dot)
 				continue
 			}
 			w.ArrayLen(6)
-			i, _ := slices.BinarySearchFunc(o.list, v.Dot.Origin, crdt.Origin.Compare)
-			w.Uint(uint64(i))
+			w.Uint(uint64(o.index(v.Dot.Origin)))
 			w.Uint(v.Dot.Seq)
 			w.Int(v.Stamp.Wall)
 			w.Uint(uint64(v.Stamp.Logical))
 			w.Bool(v.Flagged)
 			w.Bin(v.Value)
 		}
-		pend := r.Overwritten()
+		pend := nr.r.Overwritten()
 		w.ArrayLen(len(pend))
 		for _, d := range pend {
 			o.writeDot(w, d)
 		}
 	}
 	w.ArrayLen(len(sets))
-	for _, f := range sets {
-		s := c.Sets[f]
+	for _, ns := range sets {
 		w.ArrayLen(3)
-		writeField(w, f)
-		elems, dots := s.Adds()
-		o.writeElems(w, elems, dots)
-		relems, rdots := s.Removed()
-		o.writeElems(w, relems, rdots)
+		writeField(w, ns.field)
+		o.writeElems(w, ns.elems, ns.dots)
+		o.writeElems(w, ns.relems, ns.rdots)
 	}
 }
 
@@ -212,19 +244,29 @@ func DecodeHead(id string, b []byte) (*Case, error) {
 		}
 		return headFields[n]
 	}
-	c := NewCase(id)
+	c := &Case{ID: id, Sets: map[string]*crdt.AWSet[string]{}, Logs: map[string]*crdt.Log[[]byte]{}}
 	if r.PeekNil() {
 		r.Skip()
 	} else {
 		c.Created = dot()
 	}
 	c.Creator = r.String(MaxIDLen)
-	nf := r.ArrayLen(1 << 16)
+	nf := r.ArrayLen(1 << 16) // at most one per byte left: bounded by the input
+	c.Registers = make(map[string]*crdt.MVReg[[]byte], nf)
+	// The registers' writes share one allocation (a head usually has one per register); each
+	// register gets a slice of it capped at its own writes, so that a register that grows
+	// later reallocates rather than writing over its neighbour's.
+	slab := make([]crdt.Write[[]byte], 0, nf)
 	for i := 0; i < nf && r.Err() == nil; i++ {
 		r.ExpectArray(3, 3)
 		f := field()
 		nv := r.ArrayLen(1 << 20)
-		writes := make([]crdt.Write[[]byte], 0, nv)
+		var writes []crdt.Write[[]byte]
+		if n := len(slab); n+nv <= cap(slab) {
+			writes, slab = slab[n:n:n+nv], slab[:n+nv]
+		} else {
+			writes = make([]crdt.Write[[]byte], 0, nv)
+		}
 		for j := 0; j < nv && r.Err() == nil; j++ {
 			var v crdt.Write[[]byte]
 			n := r.ExpectArray(2, 6)
@@ -256,15 +298,6 @@ func DecodeHead(id string, b []byte) (*Case, error) {
 		return nil, fmt.Errorf("decode case head %s: %w", id, err)
 	}
 	return c, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // IndexFields are the fields a replica's indexes and scopes are computed from: an op that

@@ -77,7 +77,7 @@ func (r *Replica) Apply(ctx context.Context, b Batch) (Result, error) {
 // commit succeeds: chains and counters are copied on first touch and published after.
 type applier struct {
 	r    *Replica
-	wb   *pebble.Batch
+	wb   *sortedBatch // committed in key order (sortedbatch.go)
 	via  string
 	rule *WriterRule
 	// raftIndex is the Raft entry being applied (0: not a Raft apply).
@@ -114,18 +114,19 @@ type applier struct {
 }
 
 func (r *Replica) newApplier(via string, now int64) *applier {
+	r.batch.reset() // empty already, unless an apply panicked
 	if now == 0 {
 		now = r.opts.Now().UnixMilli()
 	}
 	return &applier{
-		r: r, wb: r.db.NewBatch(), via: via, now: now, feed: r.feedPos,
+		r: r, wb: &r.batch, via: via, now: now, feed: r.feedPos,
 		byID: map[string]*touched{}, seen: map[crdt.Dot][]byte{}, pendingIn: map[crdt.Dot][]byte{}, marks: map[crdt.Dot]cases.Hash{},
 		chains: map[crdt.Origin]*chainState{}, scopes: map[string]*scopeRun{}, dotOpen: map[crdt.Origin]int{}, w: mp.NewWriter(),
 		clock: *r.clock, eqSeen: map[string]bool{},
 	}
 }
 
-func (a *applier) close() { _ = a.wb.Close() }
+func (a *applier) close() { a.wb.reset() }
 
 // chain returns the batch's copy of origin o's chain state.
 func (a *applier) chain(o crdt.Origin) *chainState {
@@ -290,7 +291,9 @@ func (a *applier) store(op *cases.Op, raw []byte, meta cases.Meta, via string) e
 	if err != nil {
 		return err
 	}
-	t.c.ApplyHead(op, meta, a.applied)
+	if t.c.ApplyHead(op, meta, a.applied) {
+		t.headChanged = true
+	}
 	t.newPos = append(t.newPos, pos)
 	a.workflowStored(op, t, via) // resident-ID index, accusation stubs (workflow.go)
 	if !t.reindex {
@@ -450,7 +453,9 @@ func (a *applier) commit() error {
 	if a.pendingDelta != 0 {
 		a.wb.Set(metaKey("pending"), be64(nil, pending), nil)
 	}
-	if err := a.wb.Commit(pebble.Sync); err != nil {
+	pb := a.wb.build(a.r.db)
+	defer pb.Close()
+	if err := pb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	r := a.r

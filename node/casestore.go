@@ -37,6 +37,9 @@ type touched struct {
 	// reindex says an op of this batch wrote an index field (cases.IndexFields): only then
 	// can the case's scopes, state or deadline have changed.
 	reindex bool
+	// headChanged says an op of this batch may have changed the head (cases.ApplyHead): a
+	// batch of notes leaves it as it was, and it is neither encoded nor rewritten.
+	headChanged bool
 }
 
 // touch returns the batch's working head of case id, reading it once. likelyNew says the
@@ -163,12 +166,14 @@ func (a *applier) finishCase(t *touched) error {
 	}
 	a.updateIndex("state", t.existed, []byte(t.old.state), []byte(ns.state), t.id)
 	a.updateIndex("due", t.existed, optBE(t.old.due), optBE(ns.due), t.id)
-	a.w.Reset()
-	t.c.EncodeHead(a.w)
-	if !t.existed || !bytes.Equal(a.w.Bytes(), t.stored) {
-		a.wb.Set(caseKey(t.id), a.w.Bytes(), nil) // a note leaves the head as it was: no rewrite
-		t.stored = append([]byte(nil), a.w.Bytes()...)
-		t.dirty = true
+	if !t.existed || t.headChanged {
+		a.w.Reset()
+		t.c.EncodeHead(a.w)
+		if !t.existed || !bytes.Equal(a.w.Bytes(), t.stored) {
+			a.wb.Set(caseKey(t.id), a.w.Bytes(), nil)
+			t.stored = append([]byte(nil), a.w.Bytes()...)
+			t.dirty = true
+		}
 	}
 	if !t.existed {
 		a.newCases++

@@ -70,6 +70,8 @@ type Replica struct {
 	caseIDs *caseFilter
 	// schemaCurrent is set once the stored schema version is known to be SchemaVersion.
 	schemaCurrent bool
+	// batch is the writes of the apply in progress, its memory kept for the next one.
+	batch sortedBatch
 
 	// closeMu makes Close wait for reads in flight; readClosed is set under it when Close
 	// begins. Readers hold it shared (see reading).
@@ -201,10 +203,18 @@ func pebbleOptions(o *Options) *pebble.Options {
 	// Tables written before probedFilter carry the plain bloom filter: still use it.
 	po.Filters = map[string]pebble.FilterPolicy{bloom.FilterPolicy(10).Name(): bloom.FilterPolicy(10)}
 	// A bulk load rewrites heads and appends index entries all over the keyspace, so every L0
-	// file overlaps most of the bottom level: compacting 16 L0 files at once instead of 4
-	// rewrites the bottom level (zstd) a quarter as often (BENCHMARKS.md, "Replica apply").
-	po.L0CompactionThreshold = 16
-	po.L0StopWritesThreshold = 48
+	// file overlaps most of the bottom level: compacting 32 L0 files at once instead of 4
+	// rewrites the bottom level (zstd) an eighth as often (BENCHMARKS.md, "Replica apply").
+	// Only a bulk load piles up that many; reads then merge more files, and the head cache
+	// spares the applier nearly all of its reads.
+	po.L0CompactionThreshold = 32
+	po.L0StopWritesThreshold = 96
+	// No tombstone-density compactions: the state and deadline indexes delete an entry with
+	// most transitions, which makes their blocks "tombstone-dense", and Pebble then compacts
+	// each such L0 file into the bottom level alone — 25 of the 31 compactions of the
+	// benchmark import, each rewriting the zstd level, defeating the threshold above. The
+	// tombstones go with the next ordinary compaction (BENCHMARKS.md, "Replica apply").
+	po.Experimental.TombstoneDenseCompactionThreshold = -1
 	po.EnsureDefaults()
 	return po
 }
@@ -508,7 +518,7 @@ func (r *Replica) Compact(ctx context.Context) error {
 func (r *Replica) PebbleOptionsSummary() string {
 	comp := map[string]string{"": "DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6)", "good": "DBCompressionGood (MinLZ L0-L4, zstd-1 L5, zstd-3 L6)",
 		"balanced": "DBCompressionBalanced (MinLZ L0-L4, zstd-1 L5-L6)", "fastest": "DBCompressionFastest (MinLZ everywhere)"}[r.opts.Compression]
-	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression %s; %d KiB blocks on L5-L6; bloom 10 bits/key on all levels, over the keys of probed tables only; L0 compaction at 16 files, stop at 48; every commit synced; head cache %d MiB (off the Go heap)",
+	return fmt.Sprintf("pebble v2 FormatNewest; memtable %d MiB; block cache %d MiB; compression %s; %d KiB blocks on L5-L6; bloom 10 bits/key on all levels, over the keys of probed tables only; L0 compaction at 32 files, stop at 96; no tombstone-density compactions; every commit synced; head cache %d MiB (off the Go heap)",
 		r.opts.MemTableSize>>20, r.opts.CacheSize>>20, comp, r.opts.BottomBlockSize>>10, r.opts.HeadCacheSize>>20)
 }
 

@@ -138,6 +138,8 @@ func benchCommand() *Command {
 						res.Seconds, res.OpsPerSec, res.EntriesPerSec, res.AckP50Millis, res.AckP99Millis)
 					fmt.Fprintf(w, "plain raft        %.2f s = %.0f ops/s (FSM writes the replica's volume, %.0f bytes and %.1f keys per op, to Pebble); hub = %.2f × it\n",
 						res.BaselineSeconds, res.BaselineOpsPerSec, res.BaselineWALBytesPerOp, res.BaselineKeysPerOp, res.OverBaseline)
+					fmt.Fprintf(w, "CPU per op        hub %.1f µs, plain raft %.1f µs (user+sys, all threads: three members on this machine)\n",
+						res.CPUMicrosPerOp, res.BaselineCPUMicrosPerOp)
 					if res.HalfLoadOffered > 0 {
 						fmt.Fprintf(w, "half load         %.0f ops/s offered, %.0f ops/s done; push ack p50 %.1f ms, p99 %.1f ms\n",
 							res.HalfLoadOffered, res.HalfLoadOpsPerSec, res.HalfLoadP50Millis, res.HalfLoadP99Millis)

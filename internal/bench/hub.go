@@ -60,6 +60,11 @@ type HubResult struct {
 	BaselineSeconds   float64 `json:"baseline_seconds"`
 	BaselineOpsPerSec float64 `json:"baseline_ops_per_sec"`
 	OverBaseline      float64 `json:"over_baseline"`
+	// CPU (user + system, every thread of the process: all three members, their raft, logs
+	// and compactions) per op pushed, for the hub run and the baseline run: steadier than
+	// the wall-time rates on a shared machine.
+	CPUMicrosPerOp         float64 `json:"cpu_us_per_op"`
+	BaselineCPUMicrosPerOp float64 `json:"baseline_cpu_us_per_op"`
 	// What the baseline's FSM writes per byte of entry: the replica's own write volume,
 	// measured on a member after the hub run (WAL bytes and keys per entry byte).
 	BaselineWALBytesPerOp float64 `json:"baseline_wal_bytes_per_op"`
@@ -118,6 +123,7 @@ func Hub(ctx context.Context, cfg HubConfig) (HubResult, error) {
 	}
 	res.Seconds = full.secs
 	res.OpsPerSec = float64(ops) / full.secs
+	res.CPUMicrosPerOp = full.cpu * 1e6 / float64(ops)
 	res.EntriesPerSec = float64(countEntries(entries)) / full.secs
 	res.AckP50Millis, res.AckP99Millis = percentiles(full.lat)
 
@@ -138,6 +144,7 @@ func Hub(ctx context.Context, cfg HubConfig) (HubResult, error) {
 	}
 	res.BaselineSeconds = base.secs
 	res.BaselineOpsPerSec = float64(ops) / res.BaselineSeconds
+	res.BaselineCPUMicrosPerOp = base.cpu * 1e6 / float64(ops)
 	res.OverBaseline = res.OpsPerSec / res.BaselineOpsPerSec
 
 	if cfg.HalfLoad {
@@ -258,7 +265,7 @@ type hubRun struct {
 // hubRunResult is what a run measured: its seconds, each push's ack latency and, for the
 // hub, member 0's write volume.
 type hubRunResult struct {
-	secs           float64
+	secs, cpu      float64 // wall and CPU seconds of the pushes
 	lat            []time.Duration
 	walBytes, keys uint64
 }
@@ -371,7 +378,7 @@ func runHub(ctx context.Context, run hubRun) (res hubRunResult, err error) {
 		errs []error
 		wg   sync.WaitGroup
 	)
-	start := time.Now()
+	start, cpu := time.Now(), CPUSeconds()
 	for i, es := range entries {
 		wg.Add(1)
 		sched := newSchedule(start, es, run.rate/float64(len(entries)), i, len(entries))
@@ -411,11 +418,11 @@ func runHub(ctx context.Context, run hubRun) (res hubRunResult, err error) {
 		}()
 	}
 	wg.Wait()
-	secs := time.Since(start).Seconds()
+	secs, cpuSecs := time.Since(start).Seconds(), CPUSeconds()-cpu
 	if len(errs) > 0 {
 		return res, errs[0]
 	}
-	res.secs, res.lat = secs, lat
+	res.secs, res.cpu, res.lat = secs, cpuSecs, lat
 	if !baseline {
 		if res.walBytes, res.keys, err = members[0].fsm.Replica().WriteVolume(); err != nil {
 			return res, err

@@ -1,19 +1,18 @@
 // Package mp reads and writes the subset of MessagePack that Fengqiao's own formats use (ops,
-// case state, frames), over github.com/vmihailenco/msgpack/v5.
+// case state, frames).
 //
 // Every reader here treats its input as hostile: each declared length is checked against the
 // bytes left before anything is allocated, so a 14-byte input that declares a 2^31-element
 // array is an error, not an out-of-memory kill. Writers produce one canonical encoding per
-// value (msgpack/v5 always picks the shortest form), which hashes and signatures rely on.
+// value (always the shortest form, as msgpack/v5 writes it), which hashes and signatures
+// rely on.
 package mp
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sync"
 
-	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
@@ -325,52 +324,129 @@ func (rd *Reader) PeekNil() bool {
 	return ok && c == msgpcode.Nil
 }
 
-// Writer encodes values canonically into a growing buffer.
+// Writer encodes values canonically into a growing buffer: every value in its shortest form,
+// byte for byte what msgpack/v5's Encoder writes (TestWriter_Property_AsMsgpack), appended
+// directly rather than through the Encoder's buffered writer and interface calls, since the
+// replica encodes several values per op on its hot path.
 type Writer struct {
-	buf bytes.Buffer
-	enc *msgpack.Encoder
+	buf []byte
 }
 
 // NewWriter returns an empty Writer.
-func NewWriter() *Writer {
-	w := &Writer{}
-	w.enc = msgpack.NewEncoder(&w.buf)
-	return w
-}
+func NewWriter() *Writer { return &Writer{} }
 
 // Reset empties the writer, keeping its buffer.
-func (w *Writer) Reset() { w.buf.Reset() }
+func (w *Writer) Reset() { w.buf = w.buf[:0] }
 
 // Bytes returns the encoding so far. It aliases the writer's buffer until the next write.
-func (w *Writer) Bytes() []byte { return w.buf.Bytes() }
+func (w *Writer) Bytes() []byte { return w.buf }
 
 // Len returns the number of bytes written.
-func (w *Writer) Len() int { return w.buf.Len() }
+func (w *Writer) Len() int { return len(w.buf) }
 
-// ArrayLen writes an array header. Writes to a bytes.Buffer cannot fail, so the encoder's
-// errors are ignored throughout.
-func (w *Writer) ArrayLen(n int) { _ = w.enc.EncodeArrayLen(n) }
+// code1, code2 and code4 append a type code followed by a big-endian length or number.
+func (w *Writer) code1(c byte, v uint8) { w.buf = append(w.buf, c, v) }
+func (w *Writer) code2(c byte, v uint16) {
+	w.buf = append(w.buf, c, byte(v>>8), byte(v))
+}
+func (w *Writer) code4(c byte, v uint32) {
+	w.buf = append(w.buf, c, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+func (w *Writer) code8(c byte, v uint64) {
+	w.buf = append(w.buf, c, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// ArrayLen writes an array header.
+func (w *Writer) ArrayLen(n int) {
+	switch {
+	case n < 16:
+		w.buf = append(w.buf, msgpcode.FixedArrayLow|byte(n))
+	case n <= 0xffff:
+		w.code2(msgpcode.Array16, uint16(n))
+	default:
+		w.code4(msgpcode.Array32, uint32(n))
+	}
+}
 
 // String writes a str.
-func (w *Writer) String(s string) { _ = w.enc.EncodeString(s) }
+func (w *Writer) String(s string) {
+	switch n := len(s); {
+	case n < 32:
+		w.buf = append(w.buf, msgpcode.FixedStrLow|byte(n))
+	case n < 256:
+		w.code1(msgpcode.Str8, uint8(n))
+	case n <= 0xffff:
+		w.code2(msgpcode.Str16, uint16(n))
+	default:
+		w.code4(msgpcode.Str32, uint32(n))
+	}
+	w.buf = append(w.buf, s...)
+}
 
-// Bytes writes a bin.
-func (w *Writer) Bin(b []byte) { _ = w.enc.EncodeBytes(b) }
+// Bin writes a bin (nil for a nil slice, as msgpack/v5 does).
+func (w *Writer) Bin(b []byte) {
+	switch n := len(b); {
+	case b == nil:
+		w.Nil()
+		return
+	case n < 256:
+		w.code1(msgpcode.Bin8, uint8(n))
+	case n <= 0xffff:
+		w.code2(msgpcode.Bin16, uint16(n))
+	default:
+		w.code4(msgpcode.Bin32, uint32(n))
+	}
+	w.buf = append(w.buf, b...)
+}
 
 // Uint writes an unsigned integer in its shortest form.
-func (w *Writer) Uint(v uint64) { _ = w.enc.EncodeUint(v) }
+func (w *Writer) Uint(v uint64) {
+	switch {
+	case v <= 0x7f:
+		w.buf = append(w.buf, byte(v))
+	case v <= 0xff:
+		w.code1(msgpcode.Uint8, uint8(v))
+	case v <= 0xffff:
+		w.code2(msgpcode.Uint16, uint16(v))
+	case v <= 0xffffffff:
+		w.code4(msgpcode.Uint32, uint32(v))
+	default:
+		w.code8(msgpcode.Uint64, v)
+	}
+}
 
 // Int writes a signed integer in its shortest form.
-func (w *Writer) Int(v int64) { _ = w.enc.EncodeInt(v) }
+func (w *Writer) Int(v int64) {
+	switch {
+	case v >= 0:
+		w.Uint(uint64(v))
+	case v >= -32:
+		w.buf = append(w.buf, byte(v))
+	case v >= -128:
+		w.code1(msgpcode.Int8, uint8(v))
+	case v >= -32768:
+		w.code2(msgpcode.Int16, uint16(v))
+	case v >= -1<<31:
+		w.code4(msgpcode.Int32, uint32(v))
+	default:
+		w.code8(msgpcode.Int64, uint64(v))
+	}
+}
 
 // Bool writes a boolean.
-func (w *Writer) Bool(v bool) { _ = w.enc.EncodeBool(v) }
+func (w *Writer) Bool(v bool) {
+	if v {
+		w.buf = append(w.buf, msgpcode.True)
+	} else {
+		w.buf = append(w.buf, msgpcode.False)
+	}
+}
 
 // Nil writes nil.
-func (w *Writer) Nil() { _ = w.enc.EncodeNil() }
+func (w *Writer) Nil() { w.buf = append(w.buf, msgpcode.Nil) }
 
 // Raw appends an already encoded value.
-func (w *Writer) Raw(b []byte) { w.buf.Write(b) }
+func (w *Writer) Raw(b []byte) { w.buf = append(w.buf, b...) }
 
 var writers = sync.Pool{New: func() any { return NewWriter() }}
 
