@@ -68,6 +68,9 @@ type PeerStatus struct {
 	PendingOps uint64 `json:"pending_ops"`         // our ops the peer has not acknowledged (station), or 0
 	LastSync   string `json:"last_sync,omitempty"` // both ways caught up, Asia/Shanghai
 	LastError  string `json:"last_error,omitempty"`
+	// ClockAheadSeconds (a hub's view of a station) is how far the station's clock was ahead
+	// of the hub's in its latest batch, when beyond the 5-minute bound its ops are flagged at.
+	ClockAheadSeconds int64 `json:"clock_ahead_seconds,omitempty"`
 }
 
 // NewStationHandler returns the HTTP handler of a station's API.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/fengqiao/fengqiao/crdt"
 	"github.com/fengqiao/fengqiao/node"
 )
 
@@ -44,8 +45,9 @@ type Hub struct {
 	sem    chan struct{}
 	up     websocket.Upgrader
 
-	mu       gosync.Mutex
-	sessions map[string]*liveSession
+	mu         gosync.Mutex
+	sessions   map[string]*liveSession
+	clockAhead map[string]int64 // station → ms its latest own stamp lay ahead of its receipt
 }
 
 type liveSession struct {
@@ -57,7 +59,7 @@ type liveSession struct {
 // NewHub returns a hub over r.
 func NewHub(cfg HubConfig) *Hub {
 	h := &Hub{r: cfg.Replica, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, window: cfg.Window, timing: cfg.Timing.withDefaults(),
-		sessions: map[string]*liveSession{}}
+		sessions: map[string]*liveSession{}, clockAhead: map[string]int64{}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -181,7 +183,12 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 // receiverFor checks and applies what station e sends.
 func (h *Hub) receiverFor(e *Enrollment) *receiver {
 	return &receiver{r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
-		streams: map[string]bool{"": true}, rule: e.Rule(), stamp: true, verify: true, forwards: e.Kind == KindHub}
+		streams: map[string]bool{"": true}, rule: e.Rule(), stamp: true, verify: true, forwards: e.Kind == KindHub,
+		onClockAhead: func(ms int64) {
+			h.mu.Lock()
+			h.clockAhead[e.Station] = ms
+			h.mu.Unlock()
+		}}
 }
 
 // scopeStream reads one scope of the hub's feed for a station, never echoing its own ops,
@@ -247,6 +254,11 @@ type PeerInfo struct {
 	OpsReceived uint64    `json:"ops_received"`
 	OpsSent     uint64    `json:"ops_sent"`
 	Quarantined uint64    `json:"quarantined"`
+	// ClockAheadMillis is how far the station's latest stamp lay ahead of the hub's clock when
+	// its batch arrived (the last batch this hub member received from it, in any session), when
+	// that is beyond the HLC's bound (crdt.DefaultMaxSkew); 0 otherwise. Its ops beyond the
+	// bound are flagged and never displayed over others.
+	ClockAheadMillis int64 `json:"clock_ahead_ms,omitempty"`
 }
 
 // Sessions lists the live sessions, by station.
@@ -256,10 +268,31 @@ func (h *Hub) Sessions() []PeerInfo {
 	out := make([]PeerInfo, 0, len(h.sessions))
 	for id, ls := range h.sessions {
 		out = append(out, PeerInfo{Station: id, Since: ls.since, OpsReceived: ls.stats.OpsReceived.Load(),
-			OpsSent: ls.stats.OpsSent.Load(), Quarantined: ls.stats.Quarantined.Load()})
+			OpsSent: ls.stats.OpsSent.Load(), Quarantined: ls.stats.Quarantined.Load(), ClockAheadMillis: h.aheadLocked(id)})
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int { return cmpString(a.Station, b.Station) })
 	return out
+}
+
+// ClockAhead reports, for each station whose latest batch carried a stamp beyond the HLC's
+// bound ahead of this hub's clock, how far ahead it was (ms), sessions live or not.
+func (h *Hub) ClockAhead() map[string]int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]int64{}
+	for id := range h.clockAhead {
+		if ms := h.aheadLocked(id); ms > 0 {
+			out[id] = ms
+		}
+	}
+	return out
+}
+
+func (h *Hub) aheadLocked(station string) int64 {
+	if ms := h.clockAhead[station]; ms > crdt.DefaultMaxSkew {
+		return ms
+	}
+	return 0
 }
 
 func cmpString(a, b string) int {

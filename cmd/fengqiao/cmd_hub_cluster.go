@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -272,9 +273,15 @@ func whileLeader(ctx context.Context, r *raft.Raft, fn func(ctx context.Context)
 func hubPeers(h *sync.Hub) func() []server.PeerStatus {
 	return func() []server.PeerStatus {
 		out := []server.PeerStatus{}
+		ahead := h.ClockAhead()
 		for _, p := range h.Sessions() {
-			out = append(out, server.PeerStatus{ID: p.Station, Connected: true})
+			out = append(out, server.PeerStatus{ID: p.Station, Connected: true, ClockAheadSeconds: p.ClockAheadMillis / 1000})
+			delete(ahead, p.Station)
 		}
+		for id, ms := range ahead { // stations not connected now, whose clock was ahead
+			out = append(out, server.PeerStatus{ID: id, ClockAheadSeconds: ms / 1000})
+		}
+		slices.SortStableFunc(out, func(a, b server.PeerStatus) int { return strings.Compare(a.ID, b.ID) })
 		return out
 	}
 }
