@@ -162,7 +162,8 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 	}
 
 	s := &session{conn: conn, r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
-		window: h.window, timing: h.timing, stats: &SessionStats{}, recv: h.receiverFor(e)}
+		window: h.window, timing: h.timing, stats: &SessionStats{}, recv: h.receiverFor(e),
+		recvFrom: map[string]node.Checkpoint{"": cp}}
 	for _, scope := range e.Scopes() {
 		var after uint64
 		for _, c := range f.Prove.Checkpoints {
