@@ -98,7 +98,7 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 		mux.Handle("GET /sync", cfg.Sync)
 	}
 	if cfg.Bundles != nil {
-		mux.HandleFunc("POST /api/v1/bundles", s.importBundle)
+		mux.HandleFunc("POST "+bundleUploadPath, s.importBundle)
 		mux.HandleFunc("GET /api/v1/bundles/{station}", s.exportBundle)
 	}
 	if cfg.Enroll != nil {
@@ -271,10 +271,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// limitBody caps request bodies: a larger body is an error, never a memory problem.
+// limitBody caps request bodies: a larger body is an error, never a memory problem. A
+// bundle upload is spooled to disk under its own cap (MaxBundleUpload) instead.
 func limitBody(h http.Handler, max int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		if r.Method != http.MethodPost || r.URL.Path != bundleUploadPath {
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
 		h.ServeHTTP(w, r)
 	})
 }

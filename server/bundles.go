@@ -22,6 +22,9 @@ type BundleHub interface {
 // MaxBundleUpload bounds a bundle posted to a hub.
 const MaxBundleUpload = 1 << 30
 
+// bundleUploadPath is where a station's push bundle is POSTed.
+const bundleUploadPath = "/api/v1/bundles"
+
 // importBundle serves POST /api/v1/bundles: a station's push bundle, carried by hand to a
 // county office and uploaded to any member of the hub (its ops go through the Raft log).
 func (s *station) importBundle(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +35,10 @@ func (s *station) importBundle(w http.ResponseWriter, r *http.Request) {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	n, err := io.Copy(tmp, io.LimitReader(r.Body, MaxBundleUpload+1))
+	// The upload may take long over a slow link: it only has to keep moving.
+	rc := http.NewResponseController(w)
+	body := &progressBody{r: r.Body, rc: rc, idle: limitsOf(r).IdleBody}
+	n, err := io.Copy(tmp, io.LimitReader(body, MaxBundleUpload+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_upload", "同步包上传中断 / the upload broke off", "")
 		return

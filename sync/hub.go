@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,8 +77,20 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	h.sem = make(chan struct{}, n)
 	h.up = websocket.Upgrader{ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10,
-		CheckOrigin: func(*http.Request) bool { return true }} // peers are nodes, not browsers
+		CheckOrigin: func(*http.Request) bool { return true }, // peers are nodes, not browsers
+		Error:       upgradeError}
 	return h
+}
+
+// upgradeError answers a request to /sync that is not a websocket upgrade in the API's JSON
+// error shape (gorilla's default is a text line).
+func upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "not_websocket",
+		"message": "同步地址只接受 websocket 连接 / the sync endpoint takes websocket connections only: " + reason.Error()}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Sec-Websocket-Version", "13")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // ServeHTTP upgrades GET /sync to a websocket and runs one session on it.
