@@ -50,6 +50,7 @@ var (
 type Replica struct {
 	// Immutable after Open.
 	opts   Options
+	dir    string
 	db     *pebble.DB
 	origin crdt.Origin
 	key    ed25519.PrivateKey
@@ -109,7 +110,7 @@ func Open(dir string, opts Options) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %s: %w", dir, err)
 	}
-	r := &Replica{opts: opts, db: db, scopeSeq: map[string]uint64{}, chains: map[crdt.Origin]*chainState{},
+	r := &Replica{opts: opts, dir: dir, db: db, scopeSeq: map[string]uint64{}, chains: map[crdt.Origin]*chainState{},
 		heads: newHeadCache(opts.HeadCacheSize)}
 	ch := make(chan struct{})
 	r.changed.Store(&ch)
