@@ -337,6 +337,10 @@ func (r *Replica) mintIncarnation() error {
 	defer b.Close()
 	_ = b.Set(metaKey("incarnation"), binary.BigEndian.AppendUint32(nil, inc), nil)
 	_ = b.Set(metaKey("epoch"), []byte(epoch), nil)
+	// A restored store may lack ops it had received, and ops its old life wrote after the
+	// backup (a hub does not send a station what came from it on a stream it resumes):
+	// forget how far it had read its peers' streams, so they are sent again from the start.
+	_ = b.DeleteRange([]byte{tPeer}, []byte{tPeer + 1}, nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("mint incarnation: %w", err)
 	}

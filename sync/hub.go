@@ -184,7 +184,7 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 				after = c.Pos
 			}
 		}
-		s.out = append(s.out, h.scopeStream(scope, after, e))
+		s.out = append(s.out, h.scopeStream(scope, after, e, cp.Epoch != ""))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -205,13 +205,25 @@ func (h *Hub) receiverFor(e *Enrollment) *receiver {
 		}}
 }
 
-// scopeStream reads one scope of the hub's feed for a station, never echoing its own ops,
+// scopeStream reads one scope of the hub's feed for a station, not echoing its own ops,
 // and dropping a left-scope marker when the case is still in another of its scopes.
-func (h *Hub) scopeStream(scope string, after uint64, e *Enrollment) *outStream {
+//
+// known says the hub has received the station's feed before. A stream sent from its start
+// to a station the hub knows goes to a new store of that station (a replaced laptop, a store
+// restored from a backup, which forgets its stream positions): it carries the station's own
+// earlier ops too, which the new store may lack; the station drops those it holds as
+// duplicates. A station's first contact (nothing known of it) gets no echo of what it sends.
+// A return bundle never echoes (known is false there): its station has just pushed, so the
+// hub cannot tell a first return from one to a new store (docs/reliability.md).
+func (h *Hub) scopeStream(scope string, after uint64, e *Enrollment, known bool) *outStream {
 	scopes := e.Scopes()
+	skip := e.Station
+	if after == 0 && known {
+		skip = ""
+	}
 	return &outStream{name: scope, epoch: h.r.Epoch(), sent: after,
 		readBatch: func(after uint64, limit int) ([]outEntry, uint64, error) {
-			got, next, err := h.r.ScopeFeed(scope, after, limit, e.Station, nil)
+			got, next, err := h.r.ScopeFeed(scope, after, limit, skip, nil)
 			if err != nil {
 				return nil, after, err
 			}
