@@ -182,10 +182,15 @@ func (r *run) check() error {
 			if !v.inScope(reg) {
 				continue
 			}
-			if got := v.states[id]; got != want {
-				r.res.StateMismatches++
-				r.violate("case %s differs at %s:\n  %s: %s\n  %s: %s", id, v.name, county.name, want, v.name, got)
+			got := v.states[id]
+			if same, ownClock := sameCase(want, got, v.name); same {
+				continue
+			} else if ownClock && v.region != "" {
+				r.res.OwnClockDisplays++
+				continue
 			}
+			r.res.StateMismatches++
+			r.violate("case %s differs at %s:\n  %s: %s\n  %s: %s", id, v.name, county.name, want, v.name, got)
 		}
 	}
 	// r.checkAccusations is the hook for the workflow's rule that an accusation never reaches

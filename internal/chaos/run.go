@@ -59,27 +59,32 @@ func (f Faults) Total() int {
 
 // Result is what a run found: the figures, and every violation of a promise.
 type Result struct {
-	Stations        int      `json:"stations"`
-	HubMembers      int      `json:"hub_members"`
-	Seconds         float64  `json:"fault_seconds"`
-	Seed            uint64   `json:"seed"`
-	Faults          Faults   `json:"faults"`
-	FaultsInjected  int      `json:"faults_injected"`
-	OpsAcknowledged int      `json:"ops_acknowledged"` // journal lines: ops a station's replica acknowledged
-	OpsTotal        uint64   `json:"ops_total"`        // ops the county holds at the end
-	Cases           int      `json:"cases"`
-	Lost            int      `json:"lost"`       // acknowledged ops missing from a replica in scope
-	Missing         int      `json:"missing"`    // any op missing from a replica in scope
-	Duplicated      int      `json:"duplicated"` // dots held twice in one feed
-	Altered         int      `json:"altered"`    // dots whose bytes differ between replicas
-	ChainFailures   int      `json:"chain_failures"`
-	StateMismatches int      `json:"state_mismatches"` // cases whose state differs between replicas in scope
-	Equivocations   uint64   `json:"equivocations"`
-	Quarantined     uint64   `json:"quarantined"`
-	ConvergeSeconds float64  `json:"converge_seconds"` // heal to every replica caught up
-	Checked         int      `json:"replicas_checked"`
-	Violations      []string `json:"violations"`
-	OK              bool     `json:"ok"`
+	Stations        int     `json:"stations"`
+	HubMembers      int     `json:"hub_members"`
+	Seconds         float64 `json:"fault_seconds"`
+	Seed            uint64  `json:"seed"`
+	Faults          Faults  `json:"faults"`
+	FaultsInjected  int     `json:"faults_injected"`
+	OpsAcknowledged int     `json:"ops_acknowledged"` // journal lines: ops a station's replica acknowledged
+	OpsTotal        uint64  `json:"ops_total"`        // ops the county holds at the end
+	Cases           int     `json:"cases"`
+	Lost            int     `json:"lost"`       // acknowledged ops missing from a replica in scope
+	Missing         int     `json:"missing"`    // any op missing from a replica in scope
+	Duplicated      int     `json:"duplicated"` // dots held twice in one feed
+	Altered         int     `json:"altered"`    // dots whose bytes differ between replicas
+	ChainFailures   int     `json:"chain_failures"`
+	StateMismatches int     `json:"state_mismatches"` // cases whose state differs between replicas in scope
+	// OwnClockDisplays counts cases a station displays otherwise than the hubs only because
+	// the hub flagged the station's own op for its clock ahead and the station is not told:
+	// the same values, conflicts and notes, another value shown first (a known limit,
+	// docs/reliability.md, not counted as a violation).
+	OwnClockDisplays int      `json:"own_clock_displays"`
+	Equivocations    uint64   `json:"equivocations"`
+	Quarantined      uint64   `json:"quarantined"`
+	ConvergeSeconds  float64  `json:"converge_seconds"` // heal to every replica caught up
+	Checked          int      `json:"replicas_checked"`
+	Violations       []string `json:"violations"`
+	OK               bool     `json:"ok"`
 }
 
 type run struct {
@@ -508,7 +513,7 @@ func (r *run) converged(ctx context.Context) (bool, string) {
 				return false, fmt.Sprintf("%s lists %d cases of %s, the county %d", s.id, len(got), town, len(want))
 			}
 			for id, c := range want {
-				if got[id] != c {
+				if same, ownClock := sameCase(c, got[id], s.id); !same && !ownClock {
 					return false, fmt.Sprintf("%s differs from the county on case %s", s.id, id)
 				}
 			}
