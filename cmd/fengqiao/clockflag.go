@@ -18,7 +18,7 @@ func clockOffset(s string) (time.Duration, error) {
 	for unit, d := range map[string]time.Duration{"d": 24 * time.Hour, "y": 365 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, unit); ok {
 			v, err := strconv.Atoi(n)
-			if err != nil || v < -200*365 || v > 200*365 {
+			if limit := int(200 * 365 * 24 * time.Hour / d); err != nil || v < -limit || v > limit { // at most 200 years
 				return 0, usageErrorf("--clock-offset %q: want a duration (36h), days (400d) or years (-2y) / 时钟偏移格式应为 36h、400d 或 -2y", s)
 			}
 			return time.Duration(v) * d, nil
