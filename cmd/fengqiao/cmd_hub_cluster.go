@@ -130,7 +130,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 		urls = []string{memberURL}
 	}
 	c, err := hub.OpenCluster(hub.ClusterConfig{Dir: p.dir, MemberID: p.id, RaftBind: f.raft, RaftAdvertise: f.raftAdvertise,
-		URL: memberURL, Token: f.token, Replica: p.opts, Logger: env.Log, Tune: func(c *raft.Config) {
+		URL: memberURL, Token: f.token, Replica: p.opts, Now: p.opts.Now, Logger: env.Log, Tune: func(c *raft.Config) {
 			c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval = f.snapThreshold, f.trailingLogs, f.snapInterval
 		}})
 	if err != nil {
@@ -168,8 +168,8 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 		env.Log.Info("--bootstrap ignored: this member already holds the hub's state / 已有数据，不再初始化")
 	}
 	m := c.Member()
-	hubSync := sync.NewHub(sync.HubConfig{Replica: m, Logger: env.Log, URLs: urls})
-	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub",
+	hubSync := sync.NewHub(sync.HubConfig{Replica: m, Logger: env.Log, URLs: urls, Now: p.opts.Now})
+	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub", Now: p.opts.Now,
 		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: hubPeers(hubSync),
 		Raft: func() any { return c.Status() }})
 	station.Store(&h)
