@@ -274,7 +274,8 @@ func (r *run) readReplica(name, dir, region string) (*replicaView, error) {
 			r.res.ChainFailures++
 			r.violate("%s: chain of %s does not verify at seq %d", name, o, tipSeq)
 		}
-		if region == "" && int(tipSeq) != len(chains[o]) {
+		// A hub holds every origin's whole chain, a station its own (of others only its scope).
+		if (region == "" || o.Node == name) && int(tipSeq) != len(chains[o]) {
 			r.res.ChainFailures++
 			r.violate("%s: chain of %s is contiguous to %d but %d ops are held", name, o, tipSeq, len(chains[o]))
 		}
