@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -275,6 +276,14 @@ func (r *Replica) load() error {
 	var last crdt.Timestamp
 	if b, err := r.getMeta("hlc"); err == nil && len(b) == 12 {
 		last = crdt.Timestamp{Wall: int64(binary.BigEndian.Uint64(b)), Logical: binary.BigEndian.Uint32(b[8:])}
+	}
+	if now := r.opts.Now().UnixMilli(); last.Wall > now+r.opts.MaxSkew.Milliseconds() {
+		// The clock was ahead when this reading was taken (and has been put right since):
+		// carrying it on would stamp every later op that far ahead, flagged everywhere and
+		// dated wrong. The HLC holds no reading beyond now + MaxSkew, its own neither.
+		r.opts.Logger.Warn("the stored clock reading is far ahead of this machine's clock: dropped / 库中记录的时钟远超本机时钟，已舍弃",
+			"stored", time.UnixMilli(last.Wall).UTC().Format(time.RFC3339), "now", time.UnixMilli(now).UTC().Format(time.RFC3339))
+		last = crdt.Timestamp{}
 	}
 	r.clock = crdt.NewClock(last, r.opts.MaxSkew.Milliseconds())
 	if b, err := r.getMeta("cases"); err == nil && len(b) == 8 {
