@@ -29,6 +29,11 @@ func (r *Replica) Apply(ctx context.Context, b Batch) (Result, error) {
 	if b.RaftIndex != 0 && b.RaftIndex <= r.raftApplied {
 		return Result{FeedSeq: r.feedPos, AlreadyApplied: true}, nil
 	}
+	if b.RaftIndex == 0 {
+		if err := r.checkSpace(); err != nil {
+			return Result{}, err
+		}
+	}
 	a := r.newApplier(b.From, b.ReceivedAt)
 	a.rule = b.Writer
 	a.raftIndex = b.RaftIndex

@@ -56,6 +56,12 @@ type Options struct {
 	// NewIncarnation mints a new incarnation on open: use it when the store was restored from
 	// a backup or a disk image, so that no sequence number of the old life is reused.
 	NewIncarnation bool
+	// MinFreeBytes is the free disk space a local write (WriteBatch, and Apply of a batch
+	// that is not a Raft entry) leaves untouched: below it the write is refused with
+	// ErrDiskFull before Pebble could meet a full disk, which it treats as fatal. Default
+	// 4 × MemTableSize + 16 MiB (room for the WAL, a flush and a compaction); negative: no
+	// check. A Raft entry is never refused here: every member must apply the same entries.
+	MinFreeBytes int64
 	// Logger receives the replica's own events; nil means slog.Default(). Nothing personal
 	// is ever logged.
 	Logger *slog.Logger
@@ -111,6 +117,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 8 << 20
+	}
+	if o.MinFreeBytes == 0 {
+		o.MinFreeBytes = 4*int64(o.MemTableSize) + 16<<20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

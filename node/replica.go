@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -50,6 +51,7 @@ var (
 type Replica struct {
 	// Immutable after Open.
 	opts   Options
+	dir    string
 	db     *pebble.DB
 	origin crdt.Origin
 	key    ed25519.PrivateKey
@@ -114,7 +116,7 @@ func Open(dir string, opts Options) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %s: %w", dir, err)
 	}
-	r := &Replica{opts: opts, db: db, scopeSeq: map[string]uint64{}, chains: map[crdt.Origin]*chainState{},
+	r := &Replica{opts: opts, dir: dir, db: db, scopeSeq: map[string]uint64{}, chains: map[crdt.Origin]*chainState{},
 		heads: newHeadCache(opts.HeadCacheSize)}
 	ch := make(chan struct{})
 	r.changed.Store(&ch)
@@ -288,6 +290,14 @@ func (r *Replica) load() error {
 	if b, err := r.getMeta("hlc"); err == nil && len(b) == 12 {
 		last = crdt.Timestamp{Wall: int64(binary.BigEndian.Uint64(b)), Logical: binary.BigEndian.Uint32(b[8:])}
 	}
+	if now := r.opts.Now().UnixMilli(); last.Wall > now+r.opts.MaxSkew.Milliseconds() {
+		// The clock was ahead when this reading was taken (and has been put right since):
+		// carrying it on would stamp every later op that far ahead, flagged everywhere and
+		// dated wrong. The HLC holds no reading beyond now + MaxSkew, its own neither.
+		r.opts.Logger.Warn("the stored clock reading is far ahead of this machine's clock: dropped / 库中记录的时钟远超本机时钟，已舍弃",
+			"stored", time.UnixMilli(last.Wall).UTC().Format(time.RFC3339), "now", time.UnixMilli(now).UTC().Format(time.RFC3339))
+		last = crdt.Timestamp{}
+	}
 	r.clock = crdt.NewClock(last, r.opts.MaxSkew.Milliseconds())
 	if b, err := r.getMeta("cases"); err == nil && len(b) == 8 {
 		r.stats.caseCount.Store(binary.BigEndian.Uint64(b))
@@ -349,6 +359,10 @@ func (r *Replica) mintIncarnation() error {
 	defer b.Close()
 	_ = b.Set(metaKey("incarnation"), binary.BigEndian.AppendUint32(nil, inc), nil)
 	_ = b.Set(metaKey("epoch"), []byte(epoch), nil)
+	// A restored store may lack ops it had received, and ops its old life wrote after the
+	// backup (a hub does not send a station what came from it on a stream it resumes):
+	// forget how far it had read its peers' streams, so they are sent again from the start.
+	_ = b.DeleteRange([]byte{tPeer}, []byte{tPeer + 1}, nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("mint incarnation: %w", err)
 	}

@@ -85,6 +85,11 @@ func (r *Replica) writeBatch(ctx context.Context, changes []Change, progress *Pr
 	if raftIndex != 0 && raftIndex <= r.raftApplied {
 		return nil, nil, ErrAlreadyApplied
 	}
+	if raftIndex == 0 {
+		if err := r.checkSpace(); err != nil {
+			return nil, nil, err
+		}
+	}
 	a := r.newApplier("", now)
 	a.raftIndex = raftIndex
 	defer a.close()

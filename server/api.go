@@ -84,6 +84,9 @@ type PeerStatus struct {
 	PendingOps uint64 `json:"pending_ops"`         // our ops the peer has not acknowledged (station), or 0
 	LastSync   string `json:"last_sync,omitempty"` // both ways caught up, Asia/Shanghai
 	LastError  string `json:"last_error,omitempty"`
+	// ClockAheadSeconds (a hub's view of a station) is how far the station's clock was ahead
+	// of the hub's in its latest batch, when beyond the 5-minute bound its ops are flagged at.
+	ClockAheadSeconds int64 `json:"clock_ahead_seconds,omitempty"`
 }
 
 // NewStationHandler returns the HTTP handler of a station's API.
@@ -116,7 +119,7 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 		mux.Handle("GET /sync", cfg.Sync)
 	}
 	if cfg.Bundles != nil {
-		mux.HandleFunc("POST /api/v1/bundles", s.importBundle)
+		mux.HandleFunc("POST "+bundleUploadPath, s.importBundle)
 		mux.HandleFunc("GET /api/v1/bundles/{station}", s.exportBundle)
 	}
 	if cfg.Enroll != nil {
@@ -125,7 +128,7 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 
 	if cfg.StationBundles != nil {
 		mux.HandleFunc("GET /api/v1/bundle", s.exportPushBundle)
-		mux.HandleFunc("POST /api/v1/bundle", s.importReturnBundle)
+		mux.HandleFunc("POST "+returnBundlePath, s.importReturnBundle)
 	}
 	mux.HandleFunc("GET /api/v1/schema", s.schema)
 	mux.HandleFunc("GET /api/v1/regions", s.regions)
@@ -243,10 +246,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// limitBody caps request bodies: a larger body is an error, never a memory problem.
+// limitBody caps request bodies: a larger body is an error, never a memory problem. A
+// bundle upload is spooled to disk under its own cap (MaxBundleUpload) instead.
 func limitBody(h http.Handler, max int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		if r.Method != http.MethodPost || r.URL.Path != bundleUploadPath && r.URL.Path != returnBundlePath {
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
 		h.ServeHTTP(w, r)
 	})
 }

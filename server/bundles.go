@@ -25,6 +25,13 @@ type BundleHub interface {
 // MaxBundleUpload bounds a bundle posted to a hub or a station.
 const MaxBundleUpload = 1 << 30
 
+// bundleUploadPath is where a station's push bundle is POSTed.
+const bundleUploadPath = "/api/v1/bundles"
+
+// returnBundlePath is where a station takes its hub's return bundle (POST) and gives its
+// own push bundle (GET).
+const returnBundlePath = "/api/v1/bundle"
+
 // StationBundles is what a station's bundle endpoints need: its push bundle for the hub,
 // and the import of the hub's return bundle. LocalBundles implements it over a replica.
 type StationBundles interface {
@@ -75,7 +82,10 @@ func (s *station) importSpooled(w http.ResponseWriter, r *http.Request, imp func
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	n, err := io.Copy(tmp, io.LimitReader(r.Body, MaxBundleUpload+1))
+	// The upload may take long over a slow link: it only has to keep moving.
+	rc := http.NewResponseController(w)
+	body := &progressBody{r: r.Body, rc: rc, idle: limitsOf(r).IdleBody}
+	n, err := io.Copy(tmp, io.LimitReader(body, MaxBundleUpload+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_upload", "同步包上传中断 / the upload broke off", "")
 		return

@@ -113,7 +113,7 @@ func (h *Hub) exportReturn(ctx context.Context, w io.Writer, e *Enrollment) (Bun
 				after = c.Pos
 			}
 		}
-		if err := out.drain(ctx, h.r, false, h.scopeStream(scope, after, e)); err != nil {
+		if err := out.drain(ctx, h.r, false, h.scopeStream(scope, after, e, false)); err != nil {
 			return BundleReport{}, err
 		}
 	}

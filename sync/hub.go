@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/fengqiao/fengqiao/crdt"
 	"github.com/fengqiao/fengqiao/node"
 )
 
@@ -44,8 +46,9 @@ type Hub struct {
 	sem    chan struct{}
 	up     websocket.Upgrader
 
-	mu       gosync.Mutex
-	sessions map[string]*liveSession
+	mu         gosync.Mutex
+	sessions   map[string]*liveSession
+	clockAhead map[string]int64 // station → ms its latest own stamp lay ahead of its receipt
 }
 
 type liveSession struct {
@@ -57,7 +60,7 @@ type liveSession struct {
 // NewHub returns a hub over r.
 func NewHub(cfg HubConfig) *Hub {
 	h := &Hub{r: cfg.Replica, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, window: cfg.Window, timing: cfg.Timing.withDefaults(),
-		sessions: map[string]*liveSession{}}
+		sessions: map[string]*liveSession{}, clockAhead: map[string]int64{}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -74,8 +77,20 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	h.sem = make(chan struct{}, n)
 	h.up = websocket.Upgrader{ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10,
-		CheckOrigin: func(*http.Request) bool { return true }} // peers are nodes, not browsers
+		CheckOrigin: func(*http.Request) bool { return true }, // peers are nodes, not browsers
+		Error:       upgradeError}
 	return h
+}
+
+// upgradeError answers a request to /sync that is not a websocket upgrade in the API's JSON
+// error shape (gorilla's default is a text line).
+func upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "not_websocket",
+		"message": "同步地址只接受 websocket 连接 / the sync endpoint takes websocket connections only: " + reason.Error()}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Sec-Websocket-Version", "13")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // ServeHTTP upgrades GET /sync to a websocket and runs one session on it.
@@ -160,7 +175,8 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 	}
 
 	s := &session{conn: conn, r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
-		window: h.window, timing: h.timing, stats: &SessionStats{}, recv: h.receiverFor(e)}
+		window: h.window, timing: h.timing, stats: &SessionStats{}, recv: h.receiverFor(e),
+		recvFrom: map[string]node.Checkpoint{"": cp}}
 	for _, scope := range e.Scopes() {
 		var after uint64
 		for _, c := range f.Prove.Checkpoints {
@@ -168,7 +184,7 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 				after = c.Pos
 			}
 		}
-		s.out = append(s.out, h.scopeStream(scope, after, e))
+		s.out = append(s.out, h.scopeStream(scope, after, e, cp.Epoch != ""))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -181,16 +197,33 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 // receiverFor checks and applies what station e sends.
 func (h *Hub) receiverFor(e *Enrollment) *receiver {
 	return &receiver{r: h.r, log: h.log.With("station", e.Station), now: h.now, peer: e.Station, peerKey: e.Key,
-		streams: map[string]bool{"": true}, rule: e.Rule(), stamp: true, verify: true, forwards: e.Kind == KindHub}
+		streams: map[string]bool{"": true}, rule: e.Rule(), stamp: true, verify: true, forwards: e.Kind == KindHub,
+		onClockAhead: func(ms int64) {
+			h.mu.Lock()
+			h.clockAhead[e.Station] = ms
+			h.mu.Unlock()
+		}}
 }
 
-// scopeStream reads one scope of the hub's feed for a station, never echoing its own ops,
+// scopeStream reads one scope of the hub's feed for a station, not echoing its own ops,
 // and dropping a left-scope marker when the case is still in another of its scopes.
-func (h *Hub) scopeStream(scope string, after uint64, e *Enrollment) *outStream {
+//
+// known says the hub has received the station's feed before. A stream sent from its start
+// to a station the hub knows goes to a new store of that station (a replaced laptop, a store
+// restored from a backup, which forgets its stream positions): it carries the station's own
+// earlier ops too, which the new store may lack; the station drops those it holds as
+// duplicates. A station's first contact (nothing known of it) gets no echo of what it sends.
+// A return bundle never echoes (known is false there): its station has just pushed, so the
+// hub cannot tell a first return from one to a new store (docs/reliability.md).
+func (h *Hub) scopeStream(scope string, after uint64, e *Enrollment, known bool) *outStream {
 	scopes := e.Scopes()
+	skip := e.Station
+	if after == 0 && known {
+		skip = ""
+	}
 	return &outStream{name: scope, epoch: h.r.Epoch(), sent: after,
 		readBatch: func(after uint64, limit int) ([]outEntry, uint64, error) {
-			got, next, err := h.r.ScopeFeed(scope, after, limit, e.Station, nil)
+			got, next, err := h.r.ScopeFeed(scope, after, limit, skip, nil)
 			if err != nil {
 				return nil, after, err
 			}
@@ -247,6 +280,11 @@ type PeerInfo struct {
 	OpsReceived uint64    `json:"ops_received"`
 	OpsSent     uint64    `json:"ops_sent"`
 	Quarantined uint64    `json:"quarantined"`
+	// ClockAheadMillis is how far the station's latest stamp lay ahead of the hub's clock when
+	// its batch arrived (the last batch this hub member received from it, in any session), when
+	// that is beyond the HLC's bound (crdt.DefaultMaxSkew); 0 otherwise. Its ops beyond the
+	// bound are flagged and never displayed over others.
+	ClockAheadMillis int64 `json:"clock_ahead_ms,omitempty"`
 }
 
 // Sessions lists the live sessions, by station.
@@ -256,10 +294,31 @@ func (h *Hub) Sessions() []PeerInfo {
 	out := make([]PeerInfo, 0, len(h.sessions))
 	for id, ls := range h.sessions {
 		out = append(out, PeerInfo{Station: id, Since: ls.since, OpsReceived: ls.stats.OpsReceived.Load(),
-			OpsSent: ls.stats.OpsSent.Load(), Quarantined: ls.stats.Quarantined.Load()})
+			OpsSent: ls.stats.OpsSent.Load(), Quarantined: ls.stats.Quarantined.Load(), ClockAheadMillis: h.aheadLocked(id)})
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int { return cmpString(a.Station, b.Station) })
 	return out
+}
+
+// ClockAhead reports, for each station whose latest batch carried a stamp beyond the HLC's
+// bound ahead of this hub's clock, how far ahead it was (ms), sessions live or not.
+func (h *Hub) ClockAhead() map[string]int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]int64{}
+	for id := range h.clockAhead {
+		if ms := h.aheadLocked(id); ms > 0 {
+			out[id] = ms
+		}
+	}
+	return out
+}
+
+func (h *Hub) aheadLocked(station string) int64 {
+	if ms := h.clockAhead[station]; ms > crdt.DefaultMaxSkew {
+		return ms
+	}
+	return 0
 }
 
 func cmpString(a, b string) int {

@@ -76,6 +76,9 @@ type receiver struct {
 	// forwards marks a hub peer (a county at its city): heads of origins other than the
 	// peer's are dropped instead of refused; its own are verified as a station's.
 	forwards bool
+	// onClockAhead, when set (a hub), is told after each applied batch how far the newest
+	// stamp of the peer's own ops lay ahead of the receipt time, in ms (negative: behind).
+	onClockAhead func(ms int64)
 }
 
 // apply applies one decoded batch durably, with the peer's checkpoint.
@@ -88,6 +91,9 @@ func (s *receiver) apply(ctx context.Context, in inBatch) (node.Result, error) {
 	}
 	res, err := s.r.Apply(ctx, b)
 	if err == nil {
+		if s.onClockAhead != nil && b.ReceivedAt != 0 {
+			s.reportClock(in.ops, b.ReceivedAt)
+		}
 		return res, nil
 	}
 	if errors.Is(err, node.ErrChainBroken) || errors.Is(err, node.ErrForgedOrigin) || errors.Is(err, node.ErrBadSignature) {
@@ -103,4 +109,20 @@ func dotRange(ops []node.Incoming) (first, last string) {
 		return "-", "-"
 	}
 	return ops[0].Op.Dot.String(), ops[len(ops)-1].Op.Dot.String()
+}
+
+// reportClock tells onClockAhead how far the latest stamp of the peer's own ops in a batch
+// lay ahead of its receipt: a station's clock ahead of the hub's shows there at once (an op
+// written offline long ago only looks old, so a clock behind cannot be told from one).
+func (s *receiver) reportClock(ops []node.Incoming, receivedAt int64) {
+	var newest int64
+	found := false
+	for _, o := range ops {
+		if o.Op.Dot.Origin.Node == s.peer && (!found || o.Op.Stamp.Wall > newest) {
+			newest, found = o.Op.Stamp.Wall, true
+		}
+	}
+	if found {
+		s.onClockAhead(newest - receivedAt)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -102,11 +103,39 @@ type session struct {
 	recv      *receiver
 	signHeads bool // station: sign a head at the end of each batch
 	onAck     func(stream string, cp node.Checkpoint)
+	// recvFrom is where each stream this end receives starts in this session: the
+	// checkpoints it told the peer in the handshake. A batch must continue from there.
+	recvFrom map[string]node.Checkpoint
 
 	applied atomic.Uint64 // the last batch applied (and acked)
 	sendq   chan []byte
 	batches chan inBatch
 	acks    chan uint64
+}
+
+// follows checks that a batch continues its stream in this session: in the epoch the stream
+// started in (or, for its first batch, in a new epoch of the sender, which then starts
+// again from zero) and past the position the previous batch of the session reached, or the
+// checkpoint this end gave in the handshake. A correct sender never breaks this: each of its
+// batches starts where the receiver's checkpoint or its own previous batch left off, so a
+// batch that does not is a copy of one from another session (a replay) and is refused,
+// applying nothing. at and moved are the reader's state, updated here.
+func (s *session) follows(b *batchFrame, at map[string]node.Checkpoint, moved map[string]bool) error {
+	cur, known := at[b.Stream]
+	switch {
+	case known && cur.Epoch == b.Epoch && b.To <= cur.Pos:
+		s.log.Error("integrity: batch of another session refused, nothing applied", "peer", s.peer, "stream", b.Stream,
+			"batch", b.Seq, "epoch", b.Epoch, "to", b.To, "session_at", cur.Pos)
+		return failf(ErrCodeIntegrity, "batch %d of stream %q from %s ends at %d, but this session is already at %d: a batch of another session / 重放的批次",
+			b.Seq, b.Stream, s.peer, b.To, cur.Pos)
+	case moved[b.Stream] && cur.Epoch != b.Epoch:
+		s.log.Error("integrity: batch of another epoch refused, nothing applied", "peer", s.peer, "stream", b.Stream,
+			"batch", b.Seq, "epoch", b.Epoch, "session_epoch", cur.Epoch)
+		return failf(ErrCodeIntegrity, "batch %d of stream %q from %s is of epoch %s, this session's is %s: a batch of another session / 重放的批次",
+			b.Seq, b.Stream, s.peer, b.Epoch, cur.Epoch)
+	}
+	at[b.Stream], moved[b.Stream] = node.Checkpoint{Epoch: b.Epoch, Pos: b.To}, true
+	return nil
 }
 
 // run drives the session until ctx ends or either side fails. It returns why it ended.
@@ -229,6 +258,10 @@ func readFrame(conn *websocket.Conn, idle time.Duration, buf []byte) ([]byte, er
 
 func (s *session) reader(ctx context.Context) error {
 	var last uint64
+	at, moved := maps.Clone(s.recvFrom), map[string]bool{}
+	if at == nil {
+		at = map[string]node.Checkpoint{}
+	}
 	for {
 		b, err := readFrame(s.conn, s.timing.Idle, nil)
 		if err != nil {
@@ -251,6 +284,9 @@ func (s *session) reader(ctx context.Context) error {
 				return failf(ErrCodeProtocol, "batch %d after batch %d", f.Batch.Seq, last)
 			case !s.recv.streams[f.Batch.Stream]:
 				return failf(ErrCodeProtocol, "batch of stream %q, which this session does not carry", f.Batch.Stream)
+			}
+			if err := s.follows(f.Batch, at, moved); err != nil {
+				return err
 			}
 			last = f.Batch.Seq
 			in, err := s.recv.decode(f.Batch)

@@ -223,6 +223,7 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 	}
 	p := prove{Sig: s.r.SessionSignature(transcript("node", helloBytes, chBytes))}
 	in := map[string]bool{}
+	from := map[string]node.Checkpoint{}
 	for _, st := range ch.Streams {
 		cp, err := s.r.PeerCheckpoint(node.StreamName(ch.Hub, st))
 		if err != nil {
@@ -230,6 +231,7 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 		}
 		p.Checkpoints = append(p.Checkpoints, streamCheckpoint{Stream: st, Epoch: cp.Epoch, Pos: cp.Pos})
 		in[st] = true
+		from[st] = cp
 	}
 	if err := conn.WriteMessage(websocket.BinaryMessage, encodeProve(p)); err != nil {
 		return nil, fmt.Errorf("handshake: %w", err)
@@ -248,7 +250,7 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 	}
 	hub := ch.Hub
 	sess := &session{conn: conn, r: s.r, log: s.log, now: s.cfg.Now, peer: hub, peerKey: s.info.Key,
-		window: window, timing: s.cfg.Timing, stats: &SessionStats{}, signHeads: true,
+		window: window, timing: s.cfg.Timing, stats: &SessionStats{}, signHeads: true, recvFrom: from,
 		recv: &receiver{r: s.r, log: s.log, now: s.cfg.Now, peer: hub, peerKey: s.info.Key, streams: in, partial: true}}
 	sess.out = []*outStream{feedStream(s.r, hub, after)}
 	sess.onAck = func(_ string, cp node.Checkpoint) {

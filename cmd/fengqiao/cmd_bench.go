@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/fengqiao/fengqiao/internal/bench"
+	"github.com/fengqiao/fengqiao/internal/chaos"
 	"github.com/fengqiao/fengqiao/node"
 )
 
@@ -31,6 +33,16 @@ func benchCommand() *Command {
   raftstore 中心 Raft 日志存储（Pebble）与 hashicorp/raft-wal 同场比较：单条与 64 条批次的持久写入延迟、
           吞吐、读取。/ the hub's Raft log store on Pebble against hashicorp/raft-wal, same run:
           durable StoreLogs latency (1 and 64 entries), throughput, GetLog.
+  chaos   故障演练：本机回环上三成员县级中心、三成员市级中心和至少 20 个站点（均为独立进程），站点随机写入，
+          同时随机杀死并重启站点和中心成员（每个集群同时至多一个）、切断/限速/丢包链路、调整站点时钟；
+          结束时恢复一切，检查每个已确认的操作都在应有的副本上、副本间案件状态一致、没有重复、哈希链完整，
+          并给出恢复后收敛的时间；有任何违反则以非零状态退出。
+          a chaos run: a 3-member county hub, a 3-member city hub and ≥ 20 stations, each its own
+          process, on loopback; stations write random valid ops while processes are SIGKILLed and
+          restarted (never two members of a hub at once), links cut, slowed and made lossy, and
+          station clocks moved by hours to years; then everything is healed and checked: every
+          acknowledged op on every replica in its scope, the same case states, no duplicates,
+          every chain verifying, the time to converge. Exits non-zero on any violation.
 最后一行是一个 JSON 对象。/ The last line is one JSON object.`,
 		Examples: []Example{
 			{Comment: "标准规模（10万件、50万条操作） / the standard size (100,000 cases, 500,000 ops)",
@@ -39,6 +51,7 @@ func benchCommand() *Command {
 			{Comment: "同步基准 / the sync benchmark", Command: "fengqiao bench sync --cases 100000 --updates 4"},
 			{Comment: "中心基准 / the hub benchmark", Command: "fengqiao bench hub --cases 100000 --updates 4 --stations 10 --batch 500"},
 			{Comment: "Raft 日志存储基准 / the Raft log store benchmark", Command: "fengqiao bench raftstore --dir /var/tmp/fq-bench"},
+			{Comment: "30 分钟故障演练 / a 30-minute chaos run", Command: "fengqiao bench chaos --duration 30m --stations 20"},
 		},
 		Setup: func(fs *flag.FlagSet) RunFunc {
 			workload := fs.String("workload", "", "负载 JSONL 文件；为空则用 gen.py 生成 / workload JSONL; empty: generate with gen.py")
@@ -59,6 +72,10 @@ func benchCommand() *Command {
 			importOnly := fs.Bool("import-only", false, "apply：只测导入，跳过复制应用 / apply: the import only, no replicated phase")
 			hubStore := fs.Bool("hub-store", false, "apply：两个库都用中心的设置（node.HubDefaults） / apply: both stores with the hub's settings (node.HubDefaults)")
 			headCache := fs.Int("head-cache-mib", 0, "案件头缓存大小，0 为默认，-1 关闭 / case head cache in MiB, 0: default, -1: off")
+			duration := fs.Duration("duration", 2*time.Minute, "chaos：注入故障的时长 / chaos: how long faults are injected")
+			rate := fs.Float64("rate", 2, "chaos：每个站点每秒写入的操作数 / chaos: ops per second each station writes")
+			seed := fs.Uint64("seed", 0, "chaos：随机种子，0 为按时间 / chaos: random seed, 0: from the time")
+			converge := fs.Duration("converge-timeout", 5*time.Minute, "chaos：恢复后等待收敛的上限 / chaos: how long to wait for convergence after the heal")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) != 1 {
 					return usageErrorf("name one scenario: apply / 请指定场景：apply")
@@ -153,8 +170,11 @@ func benchCommand() *Command {
 					}
 					printRaftStore(env, res)
 					return json.NewEncoder(env.Stdout).Encode(res)
+				case "chaos":
+					return benchChaos(ctx, env, fs, chaos.Config{Dir: *dir, Stations: *stations, Duration: *duration, Rate: *rate, Seed: *seed, ConvergeTimeout: *converge,
+						Log: env.Log, Progress: env.Stderr})
 				}
-				return usageErrorf("unknown scenario %q (known: apply, sync, hub, raftstore) / 未知场景", args[0])
+				return usageErrorf("unknown scenario %q (known: apply, sync, hub, raftstore, chaos) / 未知场景", args[0])
 			}
 		},
 	}

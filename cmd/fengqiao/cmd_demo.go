@@ -160,7 +160,7 @@ func runDemo(ctx context.Context, env *Env, dir, hubAddr, addr, addr2 string) er
 	}
 	readySt := make(chan struct{}, 2)
 	serveOne := func(r *node.Replica, a string, label string) {
-		errc <- runStation(ctx, env, r, a, "", func(na net.Addr) {
+		errc <- runStation(ctx, env, r, a, "", nil, func(na net.Addr) {
 			fmt.Fprintf(out, "  %s: 网页 / pages http://%s/   状态 / status http://%s/api/v1/status\n", label, na, na)
 			readySt <- struct{}{}
 		})

@@ -52,6 +52,7 @@ hub's own key.`,
 			token := fs.String("enroll-token", "", "站点登记口令（未设置时只接受本机登记） / enrollment token (without one, only local enrollment)")
 			cluster := addClusterFlags(fs)
 			authFlags := addAuthFlags(fs)
+			offset := fs.String("clock-offset", "", clockOffsetUsage)
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := authFlags(env); err != nil {
 					return err
@@ -59,27 +60,35 @@ hub's own key.`,
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定数据目录")
 				}
+				off, err := clockOffset(*offset)
+				if err != nil {
+					return err
+				}
+				now := offsetClock(off)
+				if off != 0 {
+					env.Log.Warn("clock offset / 时钟偏移", "offset", off.String(), "now", now().Format(time.RFC3339))
+				}
 				if *cluster.raft != "" {
 					if r := *region; r != "" && len(r) != 4 && len(r) != 6 {
 						return usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", r)
 					}
 					return serveClusterHub(ctx, env, cluster.settings(), memberParams{dir: *dir, id: *id, region: *region, addr: *addr,
 						urls: splitList(*urls), enrollToken: *token,
-						opts: node.Options{Compression: *compression, CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20}})
+						opts: node.Options{Compression: *compression, CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20, Now: now}})
 				}
 				r, err := openHub(*dir, node.Options{NodeID: *id, Region: *region, Compression: *compression,
-					CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20}, env)
+					CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20, Now: now}, env)
 				if err != nil {
 					return err
 				}
 				defer r.Close()
 				if *cluster.parent == "" {
-					return serveHub(ctx, env, r, *addr, splitList(*urls), *token, nil)
+					return serveHub(ctx, env, r, *addr, splitList(*urls), *token, now, nil)
 				}
 				uctx, stop := context.WithCancel(ctx)
 				uplink := make(chan error, 1)
 				go func() { uplink <- runParentUplink(uctx, env, r, splitList(*cluster.parent), *cluster.parentToken) }()
-				err = serveHub(ctx, env, r, *addr, splitList(*urls), *token, nil)
+				err = serveHub(ctx, env, r, *addr, splitList(*urls), *token, now, nil)
 				stop()
 				if uerr := <-uplink; err == nil {
 					err = uerr
@@ -108,8 +117,9 @@ func openHub(dir string, opts node.Options, env *Env) (*node.Replica, error) {
 	return r, nil
 }
 
-// serveHub serves the hub's API and sync endpoint on addr until ctx ends.
-func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls []string, token string, ready func(net.Addr)) error {
+// serveHub serves the hub's API and sync endpoint on addr until ctx ends; now is its clock
+// (nil: time.Now).
+func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls []string, token string, now func() time.Time, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -122,8 +132,8 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 		env.Log.Warn("no --enroll-token: enrollment accepted only from this machine (127.0.0.1) / 未设置登记口令，仅接受本机登记")
 	}
 	metrics := server.NewMetrics()
-	hub := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(r), Logger: env.Log, URLs: urls})
-	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Role: "hub",
+	hub := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(r), Logger: env.Log, URLs: urls, Now: now})
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Role: "hub", Now: now,
 		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: hubPeers(hub), Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hub.Sessions()) }})
 	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync")

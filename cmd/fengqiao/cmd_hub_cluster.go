@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -129,7 +130,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 		urls = []string{memberURL}
 	}
 	c, err := hub.OpenCluster(hub.ClusterConfig{Dir: p.dir, MemberID: p.id, RaftBind: f.raft, RaftAdvertise: f.raftAdvertise,
-		URL: memberURL, Token: f.token, Replica: p.opts, Logger: env.Log, Tune: func(c *raft.Config) {
+		URL: memberURL, Token: f.token, Replica: p.opts, Now: p.opts.Now, Logger: env.Log, Tune: func(c *raft.Config) {
 			c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval = f.snapThreshold, f.trailingLogs, f.snapInterval
 		}})
 	if err != nil {
@@ -168,8 +169,8 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	}
 	m := c.Member()
 	metrics := server.NewMetrics()
-	hubSync := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(m), Logger: env.Log, URLs: urls})
-	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub",
+	hubSync := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(m), Logger: env.Log, URLs: urls, Now: p.opts.Now})
+	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub", Now: p.opts.Now,
 		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: hubPeers(hubSync),
 		Raft: func() any { return c.Status() }, RaftMetrics: clusterRaftMetrics(c), Ready: c.Serving, Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hubSync.Sessions()) }})
@@ -274,9 +275,15 @@ func whileLeader(ctx context.Context, r *raft.Raft, fn func(ctx context.Context)
 func hubPeers(h *sync.Hub) func() []server.PeerStatus {
 	return func() []server.PeerStatus {
 		out := []server.PeerStatus{}
+		ahead := h.ClockAhead()
 		for _, p := range h.Sessions() {
-			out = append(out, server.PeerStatus{ID: p.Station, Connected: true})
+			out = append(out, server.PeerStatus{ID: p.Station, Connected: true, ClockAheadSeconds: p.ClockAheadMillis / 1000})
+			delete(ahead, p.Station)
 		}
+		for id, ms := range ahead { // stations not connected now, whose clock was ahead
+			out = append(out, server.PeerStatus{ID: id, ClockAheadSeconds: ms / 1000})
+		}
+		slices.SortStableFunc(out, func(a, b server.PeerStatus) int { return strings.Compare(a.ID, b.ID) })
 		return out
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/fengqiao/fengqiao/internal/chaos"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server"
 	"github.com/fengqiao/fengqiao/sync"
@@ -33,6 +34,9 @@ the station keeps the id and region recorded in its store.`,
 			addr := fs.String("http", "127.0.0.1:8740", "HTTP 监听地址 / HTTP listen address")
 			hubs := fs.String("hub", "", "同步中心地址，逗号分隔（默认用登记时的地址；设为 off 则不同步） / hub URLs, comma-separated (default: those given at enrollment; \"off\" to not sync)")
 			authFlags := addAuthFlags(fs)
+			offset := fs.String("clock-offset", "", clockOffsetUsage)
+			journal := fs.String("chaos-journal", "", "测试用：随机写入有效操作，每个已确认的操作记入此文件（fengqiao bench chaos 使用） / testing: write random valid ops, journalling each acknowledged one to this file (used by fengqiao bench chaos)")
+			rate := fs.Float64("chaos-rate", 4, "测试用：随机写入的速率（每秒操作数） / testing: ops per second of the random writes")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := authFlags(env); err != nil {
 					return err
@@ -40,12 +44,28 @@ the station keeps the id and region recorded in its store.`,
 				if *dir == "" {
 					return usageErrorf("--dir is required / 请用 --dir 指定案件库目录")
 				}
-				r, err := openStation(*dir, *id, *region, env)
+				off, err := clockOffset(*offset)
+				if err != nil {
+					return err
+				}
+				now := offsetClock(off)
+				r, err := openStationAt(*dir, *id, *region, env, now)
 				if err != nil {
 					return err
 				}
 				defer r.Close()
-				return runStation(ctx, env, r, *addr, *hubs, nil)
+				if off != 0 {
+					env.Log.Warn("clock offset / 时钟偏移", "offset", off.String(), "now", now().Format(time.RFC3339))
+				}
+				if *journal != "" {
+					wctx, stop := context.WithCancel(ctx)
+					done := make(chan error, 1)
+					go func() {
+						done <- chaos.RunWriter(wctx, chaos.WriterConfig{Replica: r, Journal: *journal, Rate: *rate, Now: now, Logger: env.Log})
+					}()
+					defer func() { stop(); <-done }()
+				}
+				return runStation(ctx, env, r, *addr, *hubs, now, nil)
 			}
 		},
 	}
@@ -53,12 +73,17 @@ the station keeps the id and region recorded in its store.`,
 
 // openStation opens (or initializes) a station's store with the command's logger.
 func openStation(dir, id, region string, env *Env) (*node.Replica, error) {
+	return openStationAt(dir, id, region, env, nil)
+}
+
+// openStationAt is openStation with the station's clock (nil: time.Now).
+func openStationAt(dir, id, region string, env *Env, now func() time.Time) (*node.Replica, error) {
 	if region != "" {
 		if err := validRegionFlag(region); err != nil {
 			return nil, err
 		}
 	}
-	r, err := openLocalStore(dir, node.Options{NodeID: id, Region: region, Logger: env.Log},
+	r, err := openLocalStore(dir, node.Options{NodeID: id, Region: region, Logger: env.Log, Now: now},
 		" (a new store needs --id and --region / 新建案件库需要 --id 和 --region)")
 	if err != nil {
 		return nil, err
@@ -70,13 +95,13 @@ func openStation(dir, id, region string, env *Env) (*node.Replica, error) {
 }
 
 // runStation serves the station and, when it is enrolled and hubs is not "off", keeps it in
-// sync with its hub, until ctx ends.
-func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs string, ready func(net.Addr)) error {
+// sync with its hub, until ctx ends. now is the station's clock (nil: time.Now).
+func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs string, now func() time.Time, ready func(net.Addr)) error {
 	metrics := server.NewMetrics()
 	var st *sync.Station
 	if hubs != "off" {
 		var err error
-		st, err = sync.NewStation(sync.StationConfig{Replica: metrics.Instrument(r), URLs: splitList(hubs), Logger: env.Log})
+		st, err = sync.NewStation(sync.StationConfig{Replica: metrics.Instrument(r), URLs: splitList(hubs), Logger: env.Log, Now: now})
 		if err != nil && hubs != "" {
 			return err
 		}
@@ -86,12 +111,12 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 		}
 	}
 	if st == nil {
-		return serveStation(ctx, env, r, addr, nil, metrics, ready)
+		return serveStation(ctx, env, r, addr, now, nil, metrics, ready)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = st.Run(ctx) }()
-	err := serveStation(ctx, env, r, addr, func() []server.PeerStatus {
+	err := serveStation(ctx, env, r, addr, now, func() []server.PeerStatus {
 		s := st.Status()
 		p := server.PeerStatus{ID: s.Hub, Connected: s.Connected, LastError: s.LastError}
 		if fs := r.Status().FeedSeq; s.Acked.Epoch == r.Epoch() && fs > s.Acked.Pos {
@@ -111,7 +136,7 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 
 // serveStation serves the station API on addr until ctx ends. ready, if set, is called with
 // the bound address once the listener is open.
-func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, peers func() []server.PeerStatus, metrics *server.Metrics, ready func(net.Addr)) error {
+func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, now func() time.Time, peers func() []server.PeerStatus, metrics *server.Metrics, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -120,7 +145,7 @@ func serveStation(ctx context.Context, env *Env, r *node.Replica, addr string, p
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers, Metrics: metrics,
+	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Peers: peers, Now: now, Metrics: metrics,
 		StationBundles: server.LocalBundles{Replica: r}, Auth: env.Auth})
 	err = server.Serve(ctx, ln, h, env.Log, 10*time.Second)
 	env.Log.Info("station stopped")

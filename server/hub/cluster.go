@@ -40,6 +40,8 @@ type ClusterConfig struct {
 	// Replica sizes the member's replica (caches, compression); its identity comes from
 	// the cluster, so NodeID, Region and Identity are ignored.
 	Replica node.Options
+	// Now stamps the entries this member proposes (the hub's own writes); nil: time.Now.
+	Now func() time.Time
 	// RaftAddressOf, when set, gives the address to dial for a member (tests put fault
 	// proxies between members); nil dials the addresses in the Raft configuration.
 	RaftAddressOf raft.ServerAddressProvider
@@ -195,7 +197,7 @@ func (c *Cluster) start(id *node.Identity, bootstrap *raft.Configuration) (err e
 	}
 	c.fsm, c.store, c.trans, c.raft = fsm, store, trans, r
 	sign := func(msg []byte) []byte { return fsm.Replica().SessionSignature(msg) }
-	c.member = NewMember(fsm, r, MemberOptions{Forward: HTTPForwardTo(r, sign, c.memberURL, c.cfg.Client)})
+	c.member = NewMember(fsm, r, MemberOptions{Forward: HTTPForwardTo(r, sign, c.memberURL, c.cfg.Client), Now: c.cfg.Now})
 	c.running = true
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})
