@@ -130,6 +130,7 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 		mux.HandleFunc("GET /api/v1/bundle", s.exportPushBundle)
 		mux.HandleFunc("POST "+returnBundlePath, s.importReturnBundle)
 	}
+	mux.HandleFunc("GET /api/v1/stats", s.stats)
 	mux.HandleFunc("GET /api/v1/schema", s.schema)
 	mux.HandleFunc("GET /api/v1/regions", s.regions)
 	mux.HandleFunc("GET /api/v1/check", s.check)

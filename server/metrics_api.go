@@ -95,9 +95,43 @@ func (s *station) metricRates(w http.ResponseWriter, r *http.Request) {
 		asOf = vc.now
 	}
 	var facts []cases.CaseFacts
-	var matters []cases.Matter
 	numbers := map[string]string{}
-	err = wf.ScanCases(func(id string) error {
+	err = s.scanFacts(wf, vc, asOf, func(c *cases.Case) bool {
+		return (region == "" || slices.ContainsFunc(c.Strings("region"), func(r string) bool { return strings.HasPrefix(r, region) })) &&
+			(unit == "" || slices.Contains(c.Strings("handler_unit"), unit))
+	}, func(c *cases.Case, f cases.CaseFacts, _ []cases.Clock) {
+		facts = append(facts, f)
+		if n := c.String("case_no"); n != "" {
+			numbers[c.ID] = n
+		}
+	})
+	if err != nil {
+		s.writeFailure(w, "metrics", err)
+		return
+	}
+	res := MetricsResponse{Unit: unit, Region: region, From: shanghaiTime(from), To: shanghaiTime(to), AsOf: shanghaiTime(asOf),
+		Definitions: ConfigSource{Version: defs.Version, Source: doc.ID, Error: doc.Err},
+		Calendar:    CalendarView{Version: vc.cal.Version(), Source: vc.calSrc},
+		Cases:       len(facts), Metrics: cases.ComputeMetrics(defs, facts, from, to, vc.now), Numbers: numbers}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// scanFacts folds every case this node holds that keep accepts and gives visit its facts
+// for the metrics (clocks judged at asOf, flags with the repeats this node can see: a hub
+// finds those no single station could) and its clocks. It reads every case: a metric is
+// recomputed from the event log, never from counters kept aside.
+func (s *station) scanFacts(wf WorkflowReplica, vc viewContext, asOf time.Time, keep func(*cases.Case) bool,
+	visit func(c *cases.Case, f cases.CaseFacts, clocks []cases.Clock)) error {
+	type held struct {
+		c      *cases.Case
+		f      cases.CaseFacts
+		clocks []cases.Clock
+	}
+	var all []held
+	var matters []cases.Matter
+	vcc := vc
+	vcc.now = asOf
+	err := wf.ScanCases(func(id string) error {
 		if cases.IsConfigID(id) {
 			return nil
 		}
@@ -108,36 +142,23 @@ func (s *station) metricRates(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if region != "" && !slices.ContainsFunc(c.Strings("region"), func(r string) bool { return strings.HasPrefix(r, region) }) {
+		if !keep(c) {
 			return nil
 		}
-		if unit != "" && !slices.Contains(c.Strings("handler_unit"), unit) {
-			return nil
-		}
-		vcc := vc
-		vcc.now = asOf
 		clocks, flags, _ := clocksOf(c, hist, vcc)
-		facts = append(facts, cases.FactsOf(c, clocks, flags))
+		all = append(all, held{c, cases.FactsOf(c, clocks, flags), clocks})
 		matters = append(matters, cases.MatterOf(c))
-		if n := c.String("case_no"); n != "" {
-			numbers[id] = n
-		}
 		return nil
 	})
 	if err != nil {
-		s.writeFailure(w, "metrics", err)
-		return
+		return err
 	}
-	// Repeats this node can see: a hub finds those no single station could.
 	repeats := cases.RepeatsAmong(matters)
-	for i := range facts {
-		if repeats[facts[i].ID] && !slices.Contains(facts[i].Flags, cases.FlagRepeat) {
-			facts[i].Flags = append(facts[i].Flags, cases.FlagRepeat)
+	for _, h := range all {
+		if repeats[h.f.ID] && !slices.Contains(h.f.Flags, cases.FlagRepeat) {
+			h.f.Flags = append(h.f.Flags, cases.FlagRepeat)
 		}
+		visit(h.c, h.f, h.clocks)
 	}
-	res := MetricsResponse{Unit: unit, Region: region, From: shanghaiTime(from), To: shanghaiTime(to), AsOf: shanghaiTime(asOf),
-		Definitions: ConfigSource{Version: defs.Version, Source: doc.ID, Error: doc.Err},
-		Calendar:    CalendarView{Version: vc.cal.Version(), Source: vc.calSrc},
-		Cases:       len(facts), Metrics: cases.ComputeMetrics(defs, facts, from, to, vc.now), Numbers: numbers}
-	writeJSON(w, http.StatusOK, res)
+	return nil
 }

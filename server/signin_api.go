@@ -197,8 +197,11 @@ func (s *station) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.pruneSessions(r, now)
+	// Max-Age, not Expires: the cookie lasts the session's time whatever the browser's clock
+	// says of the node's (a station whose clock is off would otherwise set a cookie that
+	// expired before it was sent, or one that outlives the session).
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteStrictMode, Expires: time.UnixMilli(expires)})
+		SameSite: http.SameSiteStrictMode, MaxAge: int(a.cfg.SessionTTL.Seconds())})
 	s.cfg.Logger.Info("signed in", "account", acct.ID)
 	writeJSON(w, http.StatusOK, SignInResponse{Account: accountView(acct), Token: tok,
 		Expires: time.UnixMilli(expires).In(Shanghai).Format(time.RFC3339)})

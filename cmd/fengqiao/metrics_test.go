@@ -49,6 +49,8 @@ func TestMetrics_StationAndHubReportSync(t *testing.T) {
 	stopHub, _ := startCommand(t, "hub", "--dir", filepath.Join(dir, "hub"), "--id", "zs-hub", "--region", "420323", "--http", hubAddr)
 	defer stopHub()
 	hubURL := "http://" + hubAddr
+	var hubStatus server.StatusResponse
+	getJSON(t, hubURL+"/api/v1/status", &hubStatus) // waits until the hub serves
 	stDir := filepath.Join(dir, "st")
 	if _, _, err := runApp(t, commands(), nil, "enroll", "--hub", hubURL, "--dir", stDir, "--id", "zs-chengguan", "--region", "420323100"); err != nil {
 		t.Fatal(err)

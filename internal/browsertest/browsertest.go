@@ -124,8 +124,32 @@ func (b *Browser) Run(what string, actions ...chromedp.Action) {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Run(ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v\nconsole: %v", what, err, b.Console())
+		shot := b.failureShot(what)
+		b.t.Fatalf("%s: %v\nconsole: %v\nthe page then: %s", what, err, b.Console(), shot)
 	}
+}
+
+// failureShot keeps a screenshot of the page as a failed step left it, and its text.
+func (b *Browser) failureShot(what string) string {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	var png []byte
+	var text, hash string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`location.hash`, &hash), chromedp.Text(`body`, &text, chromedp.ByQuery),
+		chromedp.FullScreenshot(&png, 100)); err != nil {
+		return "(no screenshot: " + err.Error() + ")"
+	}
+	name := "FAILED-" + strings.Map(func(r rune) rune {
+		if r == ' ' || r == '/' {
+			return '-'
+		}
+		return r
+	}, what)
+	path := b.save(name, png)
+	if len(text) > 600 {
+		text = text[:600]
+	}
+	return path + " at " + hash + ": " + text
 }
 
 // Screenshot saves the whole page as ARTIFACTS/name.png, where ARTIFACTS is
@@ -134,6 +158,11 @@ func (b *Browser) Screenshot(name string) string {
 	b.t.Helper()
 	var png []byte
 	b.Run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
+	return b.save(name, png)
+}
+
+// save writes a screenshot into the artifacts directory.
+func (b *Browser) save(name string, png []byte) string {
 	dir := os.Getenv("FENGQIAO_ARTIFACTS")
 	if dir == "" {
 		dir = filepath.Join(repoRoot(), "test-artifacts", "screenshots")

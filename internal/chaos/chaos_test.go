@@ -32,14 +32,19 @@ func (w testLog) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// The chaos run, short: a 3-member county hub, a 3-member city hub and 20 stations, each a
-// process of the plain binary, under faults for 45 s (FENGQIAO_CHAOS_DURATION overrides),
-// then healed and checked. It fails on any violation of a promise (chaos.Result lists them).
+// The chaos run: a 3-member county hub, a 3-member city hub and 20 stations, each a process
+// of the plain binary, under faults for 2 minutes (FENGQIAO_CHAOS_DURATION overrides), then
+// healed and checked. It fails on any violation of a promise (chaos.Result lists them).
+//
+// It runs when FENGQIAO_CHAOS is set, on its own: its 26 processes take both cores of a
+// small machine, and beside the other packages' tests (go test ./... runs packages in
+// parallel) it would starve their timed waits and they its convergence. .ci/run runs it
+// after the other tests.
 func TestChaos_Run(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts 26 processes")
+	if os.Getenv("FENGQIAO_CHAOS") == "" {
+		t.Skip("set FENGQIAO_CHAOS=1 to run the chaos run (26 processes, 2 minutes; .ci/run does, on its own)")
 	}
-	d := 45 * time.Second
+	d := 2 * time.Minute
 	if v := os.Getenv("FENGQIAO_CHAOS_DURATION"); v != "" {
 		var err error
 		if d, err = time.ParseDuration(v); err != nil {

@@ -384,7 +384,7 @@ func (r *run) converged(ctx context.Context) (bool, string) {
 			}
 			for id, c := range want {
 				if same, ownClock := sameCase(c, got[id], s.id); !same && !ownClock {
-					return false, fmt.Sprintf("%s differs from the county on case %s", s.id, id)
+					return false, fmt.Sprintf("%s differs from the county on case %s: %s", s.id, id, viewDiff(c, got[id]))
 				}
 			}
 		}

@@ -19,14 +19,14 @@ import { auditPage } from './pages/audit.js';
 const routes = [
   { path: 'cases', page: casesPage, nav: 'nav.cases' },
   { path: 'cases/:id', page: casePage },
-  { path: 'register', page: registerPage, nav: 'nav.register', role: 'station' },
+  { path: 'register', page: registerPage, nav: 'nav.register', role: 'station', perm: 'register' },
   { path: 'dashboard', page: dashboardPage, nav: 'nav.dashboard', role: 'hub' },
   { path: 'due', page: (m, p, c) => casesPage(m, { ...p, due: '7' }, c), nav: 'nav.due' },
   { path: 'sync', page: syncPage, nav: 'nav.sync' },
   { path: 'stations', page: stationsPage, nav: 'nav.stations', role: 'hub' },
-  { path: 'bundles', page: bundlesPage, nav: 'nav.bundles', role: 'station' },
+  { path: 'bundles', page: bundlesPage, nav: 'nav.bundles', role: 'station', perm: 'export' },
   { path: 'quarantine', page: quarantinePage, nav: 'nav.quarantine' },
-  { path: 'audit', page: auditPage, nav: 'nav.audit', role: 'hub' },
+  { path: 'audit', page: auditPage, nav: 'nav.audit', role: 'hub', perm: 'audit' },
   { path: 'signin', page: signinPage },
 ];
 
@@ -58,7 +58,9 @@ function defaultPath() { return ctx.status?.role === 'hub' ? '#/dashboard' : '#/
 function drawNav(current) {
   const role = ctx.status?.role || 'station';
   const nav = document.getElementById('nav');
-  mount(nav, routes.filter(r => r.nav && (!r.role || r.role === role)).map(r =>
+  const perms = ctx.session?.permissions;
+  const may = (p) => !p || !perms || perms.includes(p);
+  mount(nav, routes.filter(r => r.nav && (!r.role || r.role === role) && may(r.perm)).map(r =>
     h('a', { href: '#/' + r.path, class: current === r ? 'active' : '' }, t(r.nav))));
   document.getElementById('lang').textContent = t('lang.switch');
   const who = document.getElementById('who');

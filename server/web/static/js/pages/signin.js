@@ -23,5 +23,5 @@ export async function signinPage(main, params, ctx) {
   } },
   field(t('signin.account'), account), field(t('signin.password'), password),
   h('p', { class: 'muted wide' }, t('signin.offline')), msg,
-  h('div', { class: 'wide' }, h('button', { type: 'submit', class: 'primary' }, t('signin.submit')))));
+  h('div', { class: 'wide' }, h('button', { type: 'submit', class: 'primary', id: 'signin-submit' }, t('signin.submit')))));
 }
