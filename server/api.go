@@ -183,10 +183,10 @@ type StatusResponse struct {
 	UptimeSeconds int64        `json:"uptime_seconds"`
 }
 
+// status serves GET /api/v1/status to anyone, like /healthz and /metrics: it holds counts,
+// clocks and the ids of nodes, nothing of a case or a person, and operators' scripts and
+// monitoring read it without an account (a stable interface).
 func (s *station) status(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
-		return
-	}
 	st := s.cfg.Replica.Status()
 	now := s.cfg.Now()
 	peers := []PeerStatus{}

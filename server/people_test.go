@@ -104,7 +104,7 @@ func TestRoleTable_EachRoleAllowedAndRefused(t *testing.T) {
 		}
 	})
 	t.Run("nobody signed in", func(t *testing.T) {
-		for _, path := range []string{"/api/v1/cases/zs-0001", "/api/v1/cases", "/api/v1/status", "/api/v1/quarantine"} {
+		for _, path := range []string{"/api/v1/cases/zs-0001", "/api/v1/cases", "/api/v1/quarantine", "/api/v1/stats"} {
 			var body server.ErrorBody
 			if got := call(t, "GET", h.srv.URL+path, "", nil, &body); got != http.StatusUnauthorized || body.Error.Code != "unauthenticated" {
 				t.Errorf("GET %s with no session: %d %+v, want 401 unauthenticated", path, got, body)
@@ -112,6 +112,10 @@ func TestRoleTable_EachRoleAllowedAndRefused(t *testing.T) {
 			if got := call(t, "GET", h.srv.URL+path, "fqs_not-a-token", nil, &body); got != http.StatusUnauthorized {
 				t.Errorf("GET %s with a made-up token: %d, want 401", path, got)
 			}
+		}
+		// The status is for monitoring and scripts: counts and node ids, nothing of a case.
+		if got := call(t, "GET", h.srv.URL+"/api/v1/status", "", nil, nil); got != http.StatusOK {
+			t.Errorf("GET /api/v1/status with no session: %d, want 200", got)
 		}
 	})
 }
@@ -139,12 +143,12 @@ func TestSetup_FirstRunOnceAndOnlyLocally(t *testing.T) {
 		t.Fatalf("setup from another machine: %d %s, want 403", rec.Code, rec.Body)
 	}
 	// Before setup, another machine is told to set up; the console is the operator.
-	req = httptest.NewRequest("GET", "/api/v1/status", nil)
+	req = httptest.NewRequest("GET", "/api/v1/cases", nil)
 	req.RemoteAddr = "192.0.2.7:40000"
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "setup_required") {
-		t.Fatalf("status from another machine before setup: %d %s", rec.Code, rec.Body)
+		t.Fatalf("cases from another machine before setup: %d %s", rec.Code, rec.Body)
 	}
 	must(t, http.StatusOK, "GET", st.srv.URL+"/api/v1/status", "", nil, nil)
 
@@ -165,8 +169,8 @@ func TestSetup_FirstRunOnceAndOnlyLocally(t *testing.T) {
 		t.Errorf("a second setup: %d, want 409", got)
 	}
 	// From now on the console is nobody in particular: it signs in like everyone.
-	if got := call(t, "GET", st.srv.URL+"/api/v1/status", "", nil, nil); got != http.StatusUnauthorized {
-		t.Errorf("status without a session after setup: %d, want 401", got)
+	if got := call(t, "GET", st.srv.URL+"/api/v1/cases", "", nil, nil); got != http.StatusUnauthorized {
+		t.Errorf("cases without a session after setup: %d, want 401", got)
 	}
 	// The station admin makes local workers in its region with roles it may grant, named
 	// after the station; not a county admin, not outside its region.

@@ -37,13 +37,13 @@ func demoCommand() *Command {
 		Description: `在本机启动竹山县（420323）的三成员 Raft 同步中心和两个乡镇站点：中心导入内置的样例案件（与基准负载同一格式），
 宝丰镇站点在线，收到本镇的案件；双台乡站点先离线登记一件新案件，再接通网络，上传新案件并收到本乡的案件。
 打印同步的结果和可以打开的地址，按 Ctrl-C 停止。数据保存在 --dir 指定的目录，再次运行不会重复导入。
-（账号和网页界面随后续版本加入。）
+在浏览器中打开打印出的网页地址，用演示账号登录。
 Starts 竹山县's (420323) hub, a 3-member Raft cluster, and two township stations on this machine: the hub imports the
 built-in sample cases (the benchmark workload's format); the 宝丰镇 station is online and
 receives its township's cases; the 双台乡 station first registers a case offline, then
 connects, sends it up and receives its township's cases. Prints what synced and the
 addresses to open; stops on Ctrl-C. Data stays in --dir; running it again imports nothing
-twice. (Accounts and the web pages join in later versions.)`,
+twice. Open the pages it prints in a browser and sign in with the demo accounts it lists.`,
 		Examples: []Example{
 			{Comment: "运行演示 / run the demo", Command: "fengqiao demo"},
 			{Comment: "指定目录和端口 / choose the directory and ports",
@@ -126,6 +126,9 @@ func runDemo(ctx context.Context, env *Env, dir, hubAddr, addr, addr2 string) er
 	if err != nil {
 		return stop(err)
 	}
+	if err := demoSetupAccounts(ctx, hubURL); err != nil {
+		return stop(err)
+	}
 	for _, st := range []*node.Replica{online, offline} {
 		if _, err := sync.EnrollStation(ctx, st, hubURL, st.Region(), ""); err != nil {
 			return stop(fmt.Errorf("enroll %s: %w", st.Origin().Node, err))
@@ -179,6 +182,7 @@ func runDemo(ctx context.Context, env *Env, dir, hubAddr, addr, addr2 string) er
 			return err
 		}
 	}
+	printDemoAccounts(out)
 	fmt.Fprintf(out, "按 Ctrl-C 停止 / press Ctrl-C to stop\n")
 	err = <-errc
 	cancel()
@@ -314,7 +318,7 @@ func demoRegistration(id string) node.Change {
 	str := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
 	now := json.RawMessage(fmt.Sprint(time.Now().UnixMilli()))
 	persons, _ := json.Marshal([]cases.Person{{Name: "李秀英", IDNumber: "420323198203150021", Phone: "13872812345"}})
-	return node.Change{Case: id, Kind: cases.KindRegister, Author: "grid-shuangtai", Writes: []cases.LocalWrite{
+	return node.Change{Case: id, Kind: cases.KindRegister, Author: "st.grid", Writes: []cases.LocalWrite{
 		{Field: "kind", Action: cases.Set, JSON: str(cases.MatterDispute)},
 		{Field: "region", Action: cases.Set, JSON: str("420323203200")},
 		{Field: "petitioners", Action: cases.Set, JSON: persons},
