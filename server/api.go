@@ -10,6 +10,7 @@ import (
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server/web"
+	"github.com/fengqiao/fengqiao/sync"
 )
 
 // Replica is what the station API needs of a replica. *node.Replica implements it.
@@ -82,11 +83,38 @@ type PeerStatus struct {
 	ID         string `json:"id"`
 	Connected  bool   `json:"connected"`
 	PendingOps uint64 `json:"pending_ops"`         // our ops the peer has not acknowledged (station), or 0
-	LastSync   string `json:"last_sync,omitempty"` // both ways caught up, Asia/Shanghai
+	LastSync   string `json:"last_sync,omitempty"` // both ways caught up (a hub: the last session's end), Asia/Shanghai
 	LastError  string `json:"last_error,omitempty"`
 	// ClockAheadSeconds (a hub's view of a station) is how far the station's clock was ahead
 	// of the hub's in its latest batch, when beyond the 5-minute bound its ops are flagged at.
 	ClockAheadSeconds int64 `json:"clock_ahead_seconds,omitempty"`
+	// ClockSkewSeconds (a station's view of its hub) is how far this node's clock was ahead
+	// of the peer's (negative: behind) at the last connection, to the second.
+	ClockSkewSeconds *int64 `json:"clock_skew_seconds,omitempty"`
+	// Region and Revoked describe an enrolled station, in a hub's list of its stations.
+	Region  string `json:"region,omitempty"`
+	Revoked bool   `json:"revoked,omitempty"`
+}
+
+// HubPeers reports a hub's stations for its status: every station enrolled, connected to
+// this member or not, with its last contact and how far its clock ran ahead.
+func HubPeers(h *sync.Hub) func() []PeerStatus {
+	return func() []PeerStatus {
+		out := []PeerStatus{}
+		sts, err := h.Stations()
+		if err != nil {
+			return out
+		}
+		for _, st := range sts {
+			p := PeerStatus{ID: st.Station, Connected: st.Connected, ClockAheadSeconds: st.ClockAheadMillis / 1000,
+				Region: st.Region, Revoked: st.Revoked}
+			if !st.LastSeen.IsZero() {
+				p.LastSync = st.LastSeen.In(Shanghai).Format(time.RFC3339)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
 }
 
 // NewStationHandler returns the HTTP handler of a station's API.

@@ -85,6 +85,8 @@ func TestPages_SignInRegisterSyncAndResolveAConflict(t *testing.T) {
 	if strings.Contains(nav, "审计") {
 		t.Errorf("county staff, who may not read the audit log, are offered it: %q", nav)
 	}
+	hb.Run("the hub's stations", chromedp.Navigate(c.hub.srv.URL+"/#/stations"),
+		chromedp.WaitVisible(`#stations tr[data-station="zs-chengguan"]`, chromedp.ByQuery))
 	for _, page := range []string{"stations", "quarantine", "sync"} {
 		hb.Run("hub page "+page, chromedp.Navigate(c.hub.srv.URL+"/#/"+page), chromedp.WaitVisible(`main h1`, chromedp.ByQuery))
 		hb.Screenshot("hub-" + page)

@@ -48,7 +48,8 @@ type Hub struct {
 
 	mu         gosync.Mutex
 	sessions   map[string]*liveSession
-	clockAhead map[string]int64 // station → ms its latest own stamp lay ahead of its receipt
+	clockAhead map[string]int64     // station → ms its latest own stamp lay ahead of its receipt
+	lastSeen   map[string]time.Time // station → when its latest session with this member ended
 }
 
 type liveSession struct {
@@ -261,7 +262,57 @@ func (h *Hub) unregister(station string, stats *SessionStats) {
 	if ls := h.sessions[station]; ls != nil && ls.stats == stats {
 		delete(h.sessions, station)
 	}
+	if h.lastSeen == nil {
+		h.lastSeen = map[string]time.Time{}
+	}
+	h.lastSeen[station] = h.now()
 	h.mu.Unlock()
+}
+
+// StationInfo is one enrolled station (or county hub) as the hub's pages list it.
+type StationInfo struct {
+	Station   string    `json:"station"`
+	Kind      string    `json:"kind,omitempty"`
+	Region    string    `json:"region"`
+	Enrolled  time.Time `json:"enrolled"`
+	Revoked   bool      `json:"revoked,omitempty"`
+	Connected bool      `json:"connected"`
+	// LastSeen is when its latest session with this member ended (zero: none since this
+	// member started; a station connected now was seen now).
+	LastSeen         time.Time `json:"last_seen,omitzero"`
+	ClockAheadMillis int64     `json:"clock_ahead_ms,omitempty"`
+}
+
+// Stations lists every station enrolled at the hub, by id, with what this member knows of
+// its sessions.
+func (h *Hub) Stations() ([]StationInfo, error) {
+	var out []StationInfo
+	err := h.r.Docs(docEnrollment, func(id string, v []byte) error {
+		e, err := decodeEnrollment(v)
+		if err != nil {
+			return nil // an unreadable record is the enrollment check's to refuse
+		}
+		out = append(out, StationInfo{Station: e.Station, Kind: e.Kind, Region: e.Region,
+			Enrolled: time.UnixMilli(e.IssuedAt), Revoked: e.RevokedAt != 0})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range out {
+		id := out[i].Station
+		_, out[i].Connected = h.sessions[id]
+		if out[i].Connected {
+			out[i].LastSeen = h.now()
+		} else {
+			out[i].LastSeen = h.lastSeen[id]
+		}
+		out[i].ClockAheadMillis = h.clockAhead[id]
+	}
+	slices.SortFunc(out, func(a, b StationInfo) int { return cmpString(a.Station, b.Station) })
+	return out, nil
 }
 
 func (h *Hub) closeSession(station string, code uint64, why string) {

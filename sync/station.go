@@ -59,6 +59,11 @@ type StationStatus struct {
 	LastError string          `json:"last_error,omitempty"`
 	Acked     node.Checkpoint `json:"acked"` // how far the hub has durably applied our feed
 	Attempts  int             `json:"attempts"`
+	// ClockSkew is how far this station's clock was ahead of the hub's (negative: behind)
+	// at the last connection, read from the Date of the hub's websocket upgrade (to the
+	// second); SkewKnown is false before any connection.
+	ClockSkew time.Duration `json:"clock_skew_ns"`
+	SkewKnown bool          `json:"skew_known"`
 }
 
 // NewStation returns the sync client of an enrolled station.
@@ -159,6 +164,14 @@ func (s *Station) connect(ctx context.Context, url string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", url, err)
+	}
+	if resp != nil {
+		if hubTime, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			skew := s.cfg.Now().Sub(hubTime).Round(time.Second)
+			s.mu.Lock()
+			s.status.ClockSkew, s.status.SkewKnown = skew, true
+			s.mu.Unlock()
+		}
 	}
 	conn.SetReadLimit(MaxFrameBytes)
 	sess, err := s.handshake(conn)

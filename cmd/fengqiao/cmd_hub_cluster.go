@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -171,7 +170,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	metrics := server.NewMetrics()
 	hubSync := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(m), Logger: env.Log, URLs: urls, Now: p.opts.Now})
 	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub", Now: p.opts.Now,
-		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: hubPeers(hubSync),
+		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: server.HubPeers(hubSync),
 		Raft: func() any { return c.Status() }, RaftMetrics: clusterRaftMetrics(c), Ready: c.Serving, Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hubSync.Sessions()) }})
 	station.Store(&h)
@@ -269,22 +268,6 @@ func whileLeader(ctx context.Context, r *raft.Raft, fn func(ctx context.Context)
 			return
 		case <-tick.C:
 		}
-	}
-}
-
-func hubPeers(h *sync.Hub) func() []server.PeerStatus {
-	return func() []server.PeerStatus {
-		out := []server.PeerStatus{}
-		ahead := h.ClockAhead()
-		for _, p := range h.Sessions() {
-			out = append(out, server.PeerStatus{ID: p.Station, Connected: true, ClockAheadSeconds: p.ClockAheadMillis / 1000})
-			delete(ahead, p.Station)
-		}
-		for id, ms := range ahead { // stations not connected now, whose clock was ahead
-			out = append(out, server.PeerStatus{ID: id, ClockAheadSeconds: ms / 1000})
-		}
-		slices.SortStableFunc(out, func(a, b server.PeerStatus) int { return strings.Compare(a.ID, b.ID) })
-		return out
 	}
 }
 

@@ -127,6 +127,10 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 		if !s.LastSync.IsZero() {
 			p.LastSync = s.LastSync.In(server.Shanghai).Format(time.RFC3339)
 		}
+		if s.SkewKnown {
+			skew := int64(s.ClockSkew / time.Second)
+			p.ClockSkewSeconds = &skew
+		}
 		return []server.PeerStatus{p}
 	}, metrics, ready)
 	cancel()
