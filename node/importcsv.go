@@ -35,6 +35,11 @@ var csvColumns = map[string]string{
 	"tags": "tags", "标签": "tags",
 }
 
+// ledgerShownOnly are the columns a ledger exported by Fengqiao shows for people that an
+// import does not write: they are computed (the case number, the state, deadlines), or a
+// name beside a code. An import passes over them, so an exported ledger imports elsewhere.
+var ledgerShownOnly = map[string]bool{"案件号": true, "状态": true, "区划名称": true, "收到时间": true, "下一期限": true, "冲突": true}
+
 // ImportCSV imports a registration ledger: a header row naming the columns (Chinese or
 // English, see csvColumns; unknown headers are an error naming them), then one case per row.
 // Like ImportJSONL it is idempotent and resumable; a row for a case id that exists is reported
@@ -64,6 +69,9 @@ func (r *Replica) importLedger(ctx context.Context, raw []byte, rowErrs map[int]
 	cols := make([]string, len(header))
 	for i, h := range header {
 		f, ok := csvColumns[strings.TrimSpace(h)]
+		if ledgerShownOnly[strings.TrimSpace(h)] {
+			continue // cols[i] stays "": the column is not written
+		}
 		if !ok {
 			return ImportReport{}, fmt.Errorf("csv header: unknown column %q (known: 案件编号, 区划代码, 姓名, 身份证号, 联系电话, 住址, 内容分类, 信访形式, 诉求, 办理单位, 登记时间, 标签, ...)", h)
 		}
@@ -111,6 +119,9 @@ func csvChange(cols, rec []string, author string) (Change, bool, error) {
 	v := map[string]string{}
 	empty := true
 	for i, c := range cols {
+		if c == "" {
+			continue // shown only (ledgerShownOnly)
+		}
 		v[c] = strings.TrimSpace(rec[i])
 		if v[c] != "" {
 			empty = false

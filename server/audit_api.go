@@ -196,16 +196,32 @@ func (s *station) listAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// export serves GET /api/v1/export?state=S&region=PREFIX&redact=0: every case in the
-// caller's scope as JSON lines, redacted unless redact=0 and the caller may see identity
-// (each page of full cases audited before it is sent).
+// export serves GET /api/v1/export?state=S&region=PREFIX&redact=0&format=xlsx: every case
+// in the caller's scope as JSON lines, or (format=xlsx) as a ledger workbook, redacted unless
+// redact=0 and the caller may see identity (each page of full cases audited before it is
+// sent).
 func (s *station) export(w http.ResponseWriter, r *http.Request) {
 	cl, ok := s.authorizeCaller(w, r, cases.PermExport, nil)
 	if !ok {
 		return
 	}
-	identity := r.URL.Query().Get("redact") != "" && !truthy(r.URL.Query().Get("redact"))
-	q := node.Query{State: r.URL.Query().Get("state"), Region: r.URL.Query().Get("region"), Limit: 1000}
+	qs := r.URL.Query()
+	identity := qs.Get("redact") != "" && !truthy(qs.Get("redact"))
+	q := node.Query{State: qs.Get("state"), Region: qs.Get("region"), Limit: 1000}
+	var book *ledger
+	switch qs.Get("format") {
+	case "", "jsonl":
+	case "xlsx":
+		var err error
+		if book, err = newLedger(); err != nil {
+			s.writeFailure(w, "ledger", err)
+			return
+		}
+		defer book.close()
+	default:
+		writeError(w, http.StatusBadRequest, "bad_format", "format 应为 jsonl 或 xlsx / format must be jsonl or xlsx", "format")
+		return
+	}
 	started := false
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -214,16 +230,20 @@ func (s *station) export(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			var views []CaseJSON
 			if views, err = s.viewPage(r, cl, page.Cases, identity, cases.AuditExport); err == nil {
-				if !started {
-					w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
-					if !identity {
-						w.Header().Set(redactedHeader, "true")
+				if book != nil {
+					err = book.add(views)
+				} else {
+					if !started {
+						w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
+						if !identity {
+							w.Header().Set(redactedHeader, "true")
+						}
+						started = true
 					}
-					started = true
-				}
-				for _, v := range views {
-					if enc.Encode(v) != nil {
-						return
+					for _, v := range views {
+						if enc.Encode(v) != nil {
+							return
+						}
 					}
 				}
 			}
@@ -237,11 +257,17 @@ func (s *station) export(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if page.Next == nil {
-			if !started {
-				w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
-			}
-			return
+			break
 		}
 		q.Cursor = page.Next
+	}
+	if book != nil {
+		if err := book.send(w, s.cfg.Replica.Status().Node, s.cfg.Now(), !identity); err != nil {
+			s.cfg.Logger.Error("ledger export stopped", "err", err)
+		}
+		return
+	}
+	if !started {
+		w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 	}
 }

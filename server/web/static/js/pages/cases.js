@@ -9,7 +9,7 @@ import { stateText, kindText, deadlineBadge, caseTitle } from './common.js';
 const states = ['CAPTURED', 'REGISTERED', 'FORWARDED', 'ASSIGNED', 'ACCEPTED', 'INVESTIGATING', 'MEDIATING', 'EXTENDED',
   'HEARING', 'OPINION_SERVED', 'IMPLEMENTING', 'REVIEW', 'RE_REVIEW', 'AGREEMENT', 'JUDICIAL_CONFIRMATION', 'CLOSED'];
 
-export async function casesPage(main, params) {
+export async function casesPage(main, params, ctx) {
   const q = { state: params.state || '', kind: params.kind || '', region: params.region || '',
     due_within: params.due ? params.due + 'd' : '', overdue: params.overdue === '1' ? 'true' : '' };
   const stateSel = h('select', { name: 'state', id: 'f-state' }, h('option', { value: '' }, t('common.all')),
@@ -41,7 +41,17 @@ export async function casesPage(main, params) {
     body));
   const more = h('button', { type: 'button', hidden: true }, t('common.more'));
   const empty = h('p', { class: 'muted', hidden: true }, t('cases.empty'));
-  mount(main, h('h1', {}, t('cases.title')), form, table, empty, h('div', { class: 'pager' }, more));
+  // The same filters as a ledger workbook (台账): masked, or in full (audited) for one who
+  // may see identity.
+  const perms = ctx?.session?.permissions;
+  const may = (p) => !perms || perms.includes(p);
+  const ledgerQuery = new URLSearchParams({ format: 'xlsx' });
+  if (q.state) ledgerQuery.set('state', q.state);
+  if (q.region) ledgerQuery.set('region', q.region);
+  const ledger = may('export') ? h('div', { class: 'row' },
+    h('a', { href: '/api/v1/export?' + ledgerQuery, id: 'ledger-export', download: '' }, t('cases.ledger')),
+    may('view_identity') ? h('a', { href: '/api/v1/export?' + ledgerQuery + '&redact=0', download: '' }, t('cases.ledger.full')) : null) : null;
+  mount(main, h('h1', {}, t('cases.title')), form, ledger, table, empty, h('div', { class: 'pager' }, more));
 
   let cursor = '';
   async function load() {
