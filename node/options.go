@@ -34,7 +34,7 @@ type Options struct {
 	// blocks, which start cold).
 	CacheSize int64
 	// HeadCacheSize is the size of the in-memory cache of case heads, in bytes, held outside
-	// the Go heap and resident only as it fills. Default 48 MiB (every head of the 100,000-case
+	// the Go heap and resident only as it fills. Default 44 MiB (nearly every head of the 100,000-case
 	// benchmark workload; a station's few thousand cases use a few MiB); negative disables it.
 	HeadCacheSize int
 	// MemTableSize is Pebble's memtable size in bytes. Default 8 MiB (its memory is better
@@ -113,7 +113,7 @@ func (o *Options) ensureDefaults() {
 		o.BottomBlockSize = 32 << 10
 	}
 	if o.HeadCacheSize == 0 {
-		o.HeadCacheSize = 48 << 20
+		o.HeadCacheSize = 44 << 20 // the 100,000-case workload's heads, with the peak RSS ≤ 128 MiB (BENCHMARKS.md)
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 8 << 20
