@@ -56,6 +56,8 @@ type StationConfig struct {
 	// Bundles, when set, serves POST /api/v1/bundles (a station's push bundle) and
 	// GET /api/v1/bundles/{station} (its return bundle).
 	Bundles BundleHub
+	// Enrollments, when set (a hub), serves the enrollment requests a county admin decides.
+	Enrollments EnrollmentDesk
 	// StationBundles, when set, serves GET /api/v1/bundle (this station's push bundle) and
 	// POST /api/v1/bundle (the import of its hub's return bundle).
 	StationBundles StationBundles
@@ -157,6 +159,9 @@ func NewStationHandler(cfg StationConfig) http.Handler {
 	if cfg.StationBundles != nil {
 		mux.HandleFunc("GET /api/v1/bundle", s.exportPushBundle)
 		mux.HandleFunc("POST "+returnBundlePath, s.importReturnBundle)
+	}
+	if cfg.Enrollments != nil {
+		s.registerEnrollmentDesk(mux)
 	}
 	mux.HandleFunc("GET /api/v1/stats", s.stats)
 	mux.HandleFunc("GET /api/v1/schema", s.schema)

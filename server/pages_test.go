@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,7 +14,9 @@ import (
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/internal/browsertest"
 	"github.com/fengqiao/fengqiao/internal/casetest"
+	"github.com/fengqiao/fengqiao/node"
 	"github.com/fengqiao/fengqiao/server"
+	fsync "github.com/fengqiao/fengqiao/sync"
 )
 
 // signInPage signs account in through the page's form, from wherever the app sent it.
@@ -139,4 +143,37 @@ func TestPages_SignInRegisterSyncAndResolveAConflict(t *testing.T) {
 	ab.OnlyFrom(c.hub.srv.URL)
 	b.NoConsoleErrors()
 	hb.NoConsoleErrors()
+}
+
+// A township office enrolled its station without the token: the county admin sees the
+// request with its key fingerprint on the hub's stations page, approves it there, and the
+// station's next enrollment succeeds.
+func TestPages_AdminApprovesAnEnrollmentRequest(t *testing.T) {
+	var hubSync *fsync.Hub
+	hub := startNode(t, "zs-hub", county, func(cfg *server.StationConfig) {
+		hubSync = fsync.NewHub(fsync.HubConfig{Replica: cfg.Replica.(*node.Replica), Logger: quietLog()})
+		cfg.Sync, cfg.Enroll, cfg.Enrollments, cfg.Peers = hubSync, hubSync.EnrollHandler("county-token"), hubSync, server.HubPeers(hubSync)
+	})
+	adminID, _ := hub.setupAdmin(t, "admin")
+	st := openNode(t, t.TempDir(), "zs-baofeng", "420323103", newTestClock())
+	if _, err := fsync.EnrollStation(context.Background(), st, hub.srv.URL, "420323103", ""); !errors.Is(err, fsync.ErrPendingApproval) {
+		t.Fatalf("enrolling without the token: %v", err)
+	}
+	b := browsertest.New(t, 1366, 768)
+	signInPage(b, hub.srv.URL, adminID)
+	var fp string
+	b.Run("the request", chromedp.Navigate(hub.srv.URL+"/#/stations"),
+		chromedp.WaitVisible(`#enroll-requests tr[data-request="zs-baofeng"]`, chromedp.ByQuery),
+		chromedp.Text(`#enroll-requests tr[data-request="zs-baofeng"] code`, &fp, chromedp.ByQuery))
+	if fp != fsync.KeyFingerprint(st.PublicKey()) {
+		t.Errorf("the page shows fingerprint %q, the station's is %q", fp, fsync.KeyFingerprint(st.PublicKey()))
+	}
+	b.Screenshot("hub-enrollment-request")
+	b.Run("approve", chromedp.Click(`#enroll-requests tr[data-request="zs-baofeng"] button.primary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#stations tr[data-station="zs-baofeng"]`, chromedp.ByQuery))
+	if _, err := fsync.EnrollStation(context.Background(), st, hub.srv.URL, "420323103", ""); err != nil {
+		t.Fatalf("enrolling after the approval: %v", err)
+	}
+	b.OnlyFrom(hub.srv.URL)
+	b.NoConsoleErrors()
 }

@@ -31,7 +31,7 @@ func newCounty(t *testing.T) *countySetup {
 	var hubSync *fsync.Hub
 	c.hub = startNode(t, "zs-hub", county, func(cfg *server.StationConfig) {
 		hubSync = fsync.NewHub(fsync.HubConfig{Replica: cfg.Replica.(*node.Replica), Logger: quietLog()})
-		cfg.Sync, cfg.Enroll, cfg.Bundles, cfg.Peers = hubSync, hubSync.EnrollHandler(""), hubSync, server.HubPeers(hubSync)
+		cfg.Sync, cfg.Enroll, cfg.Bundles, cfg.Peers, cfg.Enrollments = hubSync, hubSync.EnrollHandler(""), hubSync, server.HubPeers(hubSync), hubSync
 	})
 	_, c.admin = c.hub.setupAdmin(t, "admin")
 	c.staff = c.hub.createAccount(t, c.admin, "staff.li", county, cases.RoleCountyStaff)

@@ -182,28 +182,8 @@ type EnrollRequest struct {
 // KindHub enrolls a county hub at its city hub: only a county (6 digits) directly below
 // this hub's city (4 digits).
 func (h *Hub) Enroll(ctx context.Context, req EnrollRequest) (*HubInfo, error) {
-	hubRegion := h.r.Region()
-	switch {
-	case req.Kind != KindStation && req.Kind != KindHub:
-		return nil, fmt.Errorf("%w: unknown kind %q", ErrEnroll, req.Kind)
-	case !cases.ValidID(req.Station) || len(req.Station) > maxIDLen:
-		return nil, fmt.Errorf("%w: station id %q", ErrEnroll, req.Station)
-	case req.Station == h.r.Origin().Node:
-		return nil, fmt.Errorf("%w: %s is this hub's own id", ErrEnroll, req.Station)
-	case len(req.Key) != ed25519.PublicKeySize:
-		return nil, fmt.Errorf("%w: public key of %d bytes", ErrEnroll, len(req.Key))
-	case !regions.Known(req.Region):
-		return nil, fmt.Errorf("%w: %q is not a division code / 不是有效的行政区划代码", ErrEnroll, req.Region)
-	case len(req.Region) <= len(hubRegion) || !strings.HasPrefix(req.Region, hubRegion):
-		return nil, fmt.Errorf("%w: region %s is not below this hub's region %s / 不在本中心辖区内", ErrEnroll, req.Region, hubRegion)
-	case req.Kind == KindHub && (len(hubRegion) != 4 || len(req.Region) != 6):
-		return nil, fmt.Errorf("%w: a hub enrolls only as a county (6 digits) at its city hub (4 digits); this hub serves %s, the request names %s / 县级中心只能在其所属市级中心登记",
-			ErrEnroll, hubRegion, req.Region)
-	}
-	if req.Recipient != "" {
-		if _, err := age.ParseX25519Recipient(req.Recipient); err != nil {
-			return nil, fmt.Errorf("%w: bundle recipient: %v", ErrEnroll, err)
-		}
+	if err := h.checkRequest(req); err != nil {
+		return nil, err
 	}
 	hubID := h.r.Origin().Node
 	e := &Enrollment{Station: req.Station, Kind: req.Kind, Region: req.Region, Key: req.Key, Recipient: req.Recipient,
@@ -228,6 +208,34 @@ func (h *Hub) Enroll(ctx context.Context, req EnrollRequest) (*HubInfo, error) {
 	}
 	return &HubInfo{Hub: hubID, Key: h.r.PublicKey(), Recipient: rec.Recipient().String(), Region: e.Region,
 		Scopes: e.Scopes(), URLs: h.urls, Sig: e.Sig, Kind: e.Kind}, nil
+}
+
+// checkRequest refuses an enrollment request this hub may not grant, whoever asks.
+func (h *Hub) checkRequest(req EnrollRequest) error {
+	hubRegion := h.r.Region()
+	switch {
+	case req.Kind != KindStation && req.Kind != KindHub:
+		return fmt.Errorf("%w: unknown kind %q", ErrEnroll, req.Kind)
+	case !cases.ValidID(req.Station) || len(req.Station) > maxIDLen:
+		return fmt.Errorf("%w: station id %q", ErrEnroll, req.Station)
+	case req.Station == h.r.Origin().Node:
+		return fmt.Errorf("%w: %s is this hub's own id", ErrEnroll, req.Station)
+	case len(req.Key) != ed25519.PublicKeySize:
+		return fmt.Errorf("%w: public key of %d bytes", ErrEnroll, len(req.Key))
+	case !regions.Known(req.Region):
+		return fmt.Errorf("%w: %q is not a division code / 不是有效的行政区划代码", ErrEnroll, req.Region)
+	case len(req.Region) <= len(hubRegion) || !strings.HasPrefix(req.Region, hubRegion):
+		return fmt.Errorf("%w: region %s is not below this hub's region %s / 不在本中心辖区内", ErrEnroll, req.Region, hubRegion)
+	case req.Kind == KindHub && (len(hubRegion) != 4 || len(req.Region) != 6):
+		return fmt.Errorf("%w: a hub enrolls only as a county (6 digits) at its city hub (4 digits); this hub serves %s, the request names %s / 县级中心只能在其所属市级中心登记",
+			ErrEnroll, hubRegion, req.Region)
+	}
+	if req.Recipient != "" {
+		if _, err := age.ParseX25519Recipient(req.Recipient); err != nil {
+			return fmt.Errorf("%w: bundle recipient: %v", ErrEnroll, err)
+		}
+	}
+	return nil
 }
 
 // ErrEnroll marks a refused enrollment.
@@ -266,23 +274,40 @@ func (h *Hub) EnrollHandler(token string) http.Handler {
 			httpError(w, http.StatusMethodNotAllowed, "method", "use POST")
 			return
 		}
-		if r.Context().Value(enrollAuthorized{}) != nil {
-			// A person with the enroll permission, signed in (the API checked it).
-		} else if token == "" {
-			host, _, _ := net.SplitHostPort(r.RemoteAddr)
-			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-				httpError(w, http.StatusForbidden, "forbidden", "enrollment without a token is accepted only from this machine / 未配置登记口令时仅接受本机登记")
-				return
-			}
-		} else if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
-			httpError(w, http.StatusUnauthorized, "unauthorized", "wrong or missing enrollment token / 登记口令错误")
-			return
-		}
 		var req EnrollRequest
 		dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			httpError(w, http.StatusBadRequest, "bad_request", "enrollment request: "+err.Error())
+			return
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		ip := net.ParseIP(host)
+		authorized := r.Context().Value(enrollAuthorized{}) != nil || // a signed-in person with the enroll permission
+			token == "" && ip != nil && ip.IsLoopback() // the hub's own console
+		if !authorized && token != "" && r.Header.Get("Authorization") != "" {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
+				httpError(w, http.StatusUnauthorized, "unauthorized", "wrong enrollment token / 登记口令错误")
+				return
+			}
+			authorized = true
+		}
+		if !authorized {
+			// No token: the request waits for a county admin (enroll_requests.go).
+			info, err := h.answerUnauthorized(r.Context(), req, host)
+			switch {
+			case errors.Is(err, ErrPendingApproval):
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusAccepted)
+				_ = json.NewEncoder(w).Encode(map[string]any{"pending": true, "message": ErrPendingApproval.Error()})
+			case errors.Is(err, ErrEnroll):
+				httpError(w, http.StatusForbidden, "enroll_refused", err.Error())
+			case err != nil:
+				httpError(w, http.StatusInternalServerError, "internal", err.Error())
+			default:
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(info)
+			}
 			return
 		}
 		info, err := h.Enroll(r.Context(), req)
@@ -364,6 +389,9 @@ func enrollAt(ctx context.Context, r Replica, hubURL, region, kind, token string
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return nil, fmt.Errorf("enroll at %s: %w", u, err)
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		return nil, fmt.Errorf("enroll at %s: %w", u, ErrPendingApproval)
 	}
 	if resp.StatusCode != http.StatusOK {
 		err := fmt.Errorf("enroll at %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))

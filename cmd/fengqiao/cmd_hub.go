@@ -134,7 +134,7 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 	metrics := server.NewMetrics()
 	hub := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(r), Logger: env.Log, URLs: urls, Now: now})
 	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Role: "hub", Now: now,
-		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Peers: server.HubPeers(hub), Auth: env.Auth,
+		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Enrollments: hub, Peers: server.HubPeers(hub), Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hub.Sessions()) }})
 	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync")
 	if ready != nil {

@@ -170,7 +170,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	metrics := server.NewMetrics()
 	hubSync := sync.NewHub(sync.HubConfig{Replica: metrics.Instrument(m), Logger: env.Log, URLs: urls, Now: p.opts.Now})
 	h := server.NewStationHandler(server.StationConfig{Replica: m, Writer: m, Logger: env.Log, Role: "hub", Now: p.opts.Now,
-		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Peers: server.HubPeers(hubSync),
+		Sync: hubSync, Enroll: hubSync.EnrollHandler(p.enrollToken), Bundles: hubSync, Enrollments: hubSync, Peers: server.HubPeers(hubSync),
 		Raft: func() any { return c.Status() }, RaftMetrics: clusterRaftMetrics(c), Ready: c.Serving, Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hubSync.Sessions()) }})
 	station.Store(&h)
