@@ -317,7 +317,12 @@ func (s *station) registerCase(w http.ResponseWriter, r *http.Request) {
 }
 
 // loadForWrite reads the case a write names and refuses a stub.
+// loadForWrite reads the case a write names, once it knows who asks (so that nobody learns
+// whether a case exists before being identified).
 func (s *station) loadForWrite(w http.ResponseWriter, r *http.Request) (*cases.Case, bool) {
+	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
+		return nil, false
+	}
 	c, _, err := s.loadCase(r.PathValue("id"))
 	if err != nil {
 		s.writeFailure(w, "read case", err)
@@ -339,9 +344,6 @@ func (s *station) patchCase(w http.ResponseWriter, r *http.Request) {
 	wr, ok := s.writer(w)
 	if !ok {
 		return
-	}
-	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
-		return // who asks, before saying whether the case exists
 	}
 	c, ok := s.loadForWrite(w, r)
 	if !ok {
@@ -381,9 +383,6 @@ func (s *station) transitionCase(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
-		return // who asks, before saying whether the case exists
-	}
 	c, ok := s.loadForWrite(w, r)
 	if !ok {
 		return
@@ -422,9 +421,6 @@ func (s *station) noteCase(w http.ResponseWriter, r *http.Request) {
 	wr, ok := s.writer(w)
 	if !ok {
 		return
-	}
-	if _, ok := s.authorize(w, r, cases.PermRead, nil); !ok {
-		return // who asks, before saying whether the case exists
 	}
 	c, ok := s.loadForWrite(w, r)
 	if !ok {

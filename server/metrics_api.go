@@ -66,23 +66,8 @@ func (s *station) metricRates(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_region", "region 应为区划代码前缀 / region must be a division-code prefix", "region")
 		return
 	}
-	y, m, _ := vc.now.In(cases.Shanghai).Date()
-	from, to := cases.MakeDate(y, m, 1).Start(), vc.now
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		if v := qs.Get(p.name); v != "" {
-			t, ok := parseInstant(v)
-			if !ok {
-				writeError(w, http.StatusBadRequest, "bad_"+p.name, p.name+" 应为日期（2026-01-01）或时间（RFC 3339）/ "+p.name+" must be a date (2026-01-01) or an RFC 3339 time", p.name)
-				return
-			}
-			*p.t = t
-		}
-	}
-	if !from.Before(to) {
-		writeError(w, http.StatusBadRequest, "bad_period", "from 应早于 to / from must be before to", "from")
+	from, to, ok := parsePeriod(w, r, vc.now)
+	if !ok {
 		return
 	}
 	defs, doc, err := wf.MetricDefinitions()
@@ -161,4 +146,29 @@ func (s *station) scanFacts(wf WorkflowReplica, vc viewContext, asOf time.Time, 
 		visit(h.c, h.f, h.clocks)
 	}
 	return nil
+}
+
+// parsePeriod reads ?from=D&to=D (dates at 00:00 Beijing time, or RFC 3339 instants): by
+// default this month up to now. On a bad value it writes the error and ok is false.
+func parsePeriod(w http.ResponseWriter, r *http.Request, now time.Time) (from, to time.Time, ok bool) {
+	y, m, _ := now.In(cases.Shanghai).Date()
+	from, to = cases.MakeDate(y, m, 1).Start(), now
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := r.URL.Query().Get(p.name); v != "" {
+			t, ok := parseInstant(v)
+			if !ok {
+				writeError(w, http.StatusBadRequest, "bad_"+p.name, p.name+" 应为日期（2026-01-01）或时间（RFC 3339）/ "+p.name+" must be a date (2026-01-01) or an RFC 3339 time", p.name)
+				return from, to, false
+			}
+			*p.t = t
+		}
+	}
+	if !from.Before(to) {
+		writeError(w, http.StatusBadRequest, "bad_period", "from 应早于 to / from must be before to", "from")
+		return from, to, false
+	}
+	return from, to, true
 }

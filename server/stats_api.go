@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
 	"github.com/fengqiao/fengqiao/cases/regions"
@@ -53,23 +52,8 @@ func (s *station) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vc := s.viewContext()
-	y, m, _ := vc.now.In(cases.Shanghai).Date()
-	from, to := cases.MakeDate(y, m, 1).Start(), vc.now
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		if v := r.URL.Query().Get(p.name); v != "" {
-			t, ok := parseInstant(v)
-			if !ok {
-				writeError(w, http.StatusBadRequest, "bad_"+p.name, p.name+" 应为日期（2026-01-01）或时间（RFC 3339）/ "+p.name+" must be a date (2026-01-01) or an RFC 3339 time", p.name)
-				return
-			}
-			*p.t = t
-		}
-	}
-	if !from.Before(to) {
-		writeError(w, http.StatusBadRequest, "bad_period", "from 应早于 to / from must be before to", "from")
+	from, to, ok := parsePeriod(w, r, vc.now)
+	if !ok {
 		return
 	}
 	defs, _, err := wf.MetricDefinitions()
