@@ -340,108 +340,104 @@ func (s *station) refuseStub(w http.ResponseWriter, c *cases.Case) bool {
 	return false
 }
 
+// caseWrite is a write to an existing case, its preliminaries done: the case and the
+// request's body.
+type caseWrite struct {
+	c    *cases.Case
+	body []byte
+}
+
+// beginWrite does what every write to an existing case does first: it needs a writer, asks
+// who it is, reads the case, refuses a stub, and reads the body. On a failure it has
+// answered and ok is false. Permissions are the handler's to check, with the case.
+func (s *station) beginWrite(w http.ResponseWriter, r *http.Request) (cw caseWrite, ok bool) {
+	if _, ok = s.writer(w); !ok { // a read-only node
+		return cw, false
+	}
+	if cw.c, ok = s.loadForWrite(w, r); !ok {
+		return cw, false
+	}
+	if cw.body, ok = s.readBody(w, r); !ok {
+		return cw, false
+	}
+	return cw, true
+}
+
+// commit writes ch and answers with the case, or with why it failed.
+func (s *station) commit(w http.ResponseWriter, r *http.Request, what string, ch node.Change, status int) {
+	if _, err := s.cfg.Writer.Write(r.Context(), ch); err != nil {
+		s.writeFailure(w, what, err)
+		return
+	}
+	s.answerWrite(w, r, status, ch.Case)
+}
+
 func (s *station) patchCase(w http.ResponseWriter, r *http.Request) {
-	wr, ok := s.writer(w)
+	cw, ok := s.beginWrite(w, r)
 	if !ok {
 		return
 	}
-	c, ok := s.loadForWrite(w, r)
-	if !ok {
+	author, ok := s.authorize(w, r, cases.PermEdit, cw.c)
+	if !ok || s.refuseStub(w, cw.c) {
 		return
 	}
-	author, ok := s.authorize(w, r, cases.PermEdit, c)
-	if !ok || s.refuseStub(w, c) {
-		return
-	}
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	writes, base, fe := decodePatch(body)
+	writes, base, fe := decodePatch(cw.body)
 	if fe != nil {
 		s.writeFailure(w, "edit", fe)
 		return
 	}
 	kind := cases.KindEdit
-	conflicts := c.Conflicts()
+	conflicts := cw.c.Conflicts()
 	if slices.ContainsFunc(writes, func(lw cases.LocalWrite) bool { return lw.Action == cases.Set && slices.Contains(conflicts, lw.Field) }) {
 		// Writing a field in conflict against a version that saw its values resolves it.
-		if _, ok := s.authorize(w, r, cases.PermResolveConflict, c); !ok {
+		if _, ok := s.authorize(w, r, cases.PermResolveConflict, cw.c); !ok {
 			return
 		}
 		kind = cases.KindResolve
 	}
-	if _, err := wr.Write(r.Context(), node.Change{Case: c.ID, Kind: kind, Author: author, Writes: writes, Base: base}); err != nil {
-		s.writeFailure(w, "edit", err)
-		return
-	}
-	s.answerWrite(w, r, http.StatusOK, c.ID)
+	s.commit(w, r, "edit", node.Change{Case: cw.c.ID, Kind: kind, Author: author, Writes: writes, Base: base}, http.StatusOK)
 }
 
 func (s *station) transitionCase(w http.ResponseWriter, r *http.Request) {
-	wr, ok := s.writer(w)
+	cw, ok := s.beginWrite(w, r)
 	if !ok {
 		return
 	}
-	c, ok := s.loadForWrite(w, r)
-	if !ok {
-		return
-	}
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	t, fe := decodeTransition(body)
+	t, fe := decodeTransition(cw.body)
 	if fe != nil {
 		s.writeFailure(w, "transition", fe)
 		return
 	}
 	var author string
-	for _, p := range cases.TransitionPermissions(c.State(), t.To) {
-		if author, ok = s.authorize(w, r, p, c); !ok {
+	for _, p := range cases.TransitionPermissions(cw.c.State(), t.To) {
+		if author, ok = s.authorize(w, r, p, cw.c); !ok {
 			return
 		}
 	}
-	if s.refuseStub(w, c) {
+	if s.refuseStub(w, cw.c) {
 		return
 	}
-	if t.State != "" && t.State != c.State() {
+	if t.State != "" && t.State != cw.c.State() {
 		s.writeFailure(w, "transition", &cases.FieldError{Field: "state", Code: "stale_state",
-			Zh: "案件状态已变为“" + string(c.State()) + "”，请刷新后再办理", En: "the case is now " + string(c.State()) + ", not " + string(t.State) + "; reload it"})
+			Zh: "案件状态已变为“" + string(cw.c.State()) + "”，请刷新后再办理", En: "the case is now " + string(cw.c.State()) + ", not " + string(t.State) + "; reload it"})
 		return
 	}
-	if _, err := wr.Write(r.Context(), node.Change{Case: c.ID, Author: author, To: t.To, Data: t.Data}); err != nil {
-		s.writeFailure(w, "transition", err)
-		return
-	}
-	s.answerWrite(w, r, http.StatusOK, c.ID)
+	s.commit(w, r, "transition", node.Change{Case: cw.c.ID, Author: author, To: t.To, Data: t.Data}, http.StatusOK)
 }
 
 func (s *station) noteCase(w http.ResponseWriter, r *http.Request) {
-	wr, ok := s.writer(w)
+	cw, ok := s.beginWrite(w, r)
 	if !ok {
 		return
 	}
-	c, ok := s.loadForWrite(w, r)
-	if !ok {
+	author, ok := s.authorize(w, r, cases.PermEdit, cw.c)
+	if !ok || s.refuseStub(w, cw.c) {
 		return
 	}
-	author, ok := s.authorize(w, r, cases.PermEdit, c)
-	if !ok || s.refuseStub(w, c) {
-		return
-	}
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	writes, fe := decodeNote(body)
+	writes, fe := decodeNote(cw.body)
 	if fe != nil {
 		s.writeFailure(w, "note", fe)
 		return
 	}
-	if _, err := wr.Write(r.Context(), node.Change{Case: c.ID, Kind: cases.KindNote, Author: author, Writes: writes}); err != nil {
-		s.writeFailure(w, "note", err)
-		return
-	}
-	s.answerWrite(w, r, http.StatusCreated, c.ID)
+	s.commit(w, r, "note", node.Change{Case: cw.c.ID, Kind: cases.KindNote, Author: author, Writes: writes}, http.StatusCreated)
 }
