@@ -33,6 +33,9 @@ type ImportReport struct {
 	Ops      int         // ops written
 	Skipped  int         // lines already imported by an earlier run of the same file
 	Rejected []LineError // lines refused, with the reason
+	// Offset is how far into the file the import has read (bytes): with the file's size,
+	// how far along it is.
+	Offset int64
 }
 
 // LineError is a refused input line.
@@ -170,6 +173,7 @@ func importRecords[T any](ctx context.Context, r *Replica, data io.ReaderAt, siz
 		}
 		rep.Lines += b.lines
 		rep.Skipped += b.skipped
+		rep.Offset = max(rep.Offset, b.lastEnd)
 		for _, rj := range b.rejects {
 			rep.reject(rj.line, rj.err)
 		}

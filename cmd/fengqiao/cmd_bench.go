@@ -111,7 +111,8 @@ func benchCommand() *Command {
 						store.Compression = *compression
 					}
 					cfg := bench.ApplyConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd,
-						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr, Store: store, ImportOnly: *importOnly}
+						BatchSize: *batch, Dir: *dir, Log: env.Log, Progress: env.Stderr, Store: store, ImportOnly: *importOnly,
+						Meter: progressMeter(ctx, env)}
 					if *metrics {
 						cfg.Metrics = env.Stdout
 					}
@@ -215,5 +216,14 @@ func printRaftStore(env *Env, r bench.RaftStoreResult) {
 	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped           %s\n", s)
+	}
+}
+
+// progressMeter shows a benchmark phase's progress on stderr: a bar on a terminal, plain
+// lines otherwise (see progress.go).
+func progressMeter(ctx context.Context, env *Env) bench.Meter {
+	return func(label string, total int64) (func(int64), func()) {
+		pr := newProgress(ctx, env.Stderr, label, total)
+		return func(n int64) { pr.set(n, "") }, pr.finish
 	}
 }

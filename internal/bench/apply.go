@@ -27,6 +27,9 @@ type ApplyConfig struct {
 	Dir       string // scratch directory; empty: a temporary one, removed after
 	Log       *slog.Logger
 	Progress  io.Writer // periodic progress lines; nil: none
+	// Meter, when set, shows the import's progress instead of Progress's lines (the binary
+	// gives a bar on a terminal).
+	Meter Meter
 	// Store tunes the replicas (caches, memtable); zero fields mean node's defaults.
 	Store node.Options
 	// ImportOnly skips the replicated phase (quicker A/B runs of the import).
@@ -104,7 +107,13 @@ func Apply(ctx context.Context, cfg ApplyConfig) (ApplyResult, error) {
 	}
 	ResetPeakRSS()
 	start, cpu := time.Now(), CPUSeconds()
-	rep, err := a.ImportJSONL(ctx, f, wf.size, node.ImportOptions{BatchSize: res.BatchSize, Progress: progress(cfg.Progress, start)})
+	report := progress(cfg.Progress, start)
+	if cfg.Meter != nil {
+		set, finish := cfg.Meter("import (bytes)", wf.size)
+		defer finish()
+		report = func(rep node.ImportReport) { set(rep.Offset) }
+	}
+	rep, err := a.ImportJSONL(ctx, f, wf.size, node.ImportOptions{BatchSize: res.BatchSize, Progress: report})
 	if err != nil {
 		a.Close()
 		return res, err
@@ -214,6 +223,10 @@ func replicate(ctx context.Context, a, b *node.Replica, batch int) error {
 		after = next
 	}
 }
+
+// Meter starts showing progress of label towards total units; set reports the units done,
+// finish ends the display.
+type Meter func(label string, total int64) (set func(done int64), finish func())
 
 func progress(w io.Writer, start time.Time) func(node.ImportReport) {
 	if w == nil {
