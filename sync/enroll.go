@@ -381,7 +381,8 @@ func enrollAt(ctx context.Context, r Replica, hubURL, region, kind, token string
 	if token != "" {
 		hr.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(hr)
+	fc := &firstContact{now: time.Now}
+	resp, err := fc.client().Do(hr)
 	if err != nil {
 		return nil, fmt.Errorf("enroll at %s: %w", u, err)
 	}
@@ -406,6 +407,9 @@ func enrollAt(ctx context.Context, r Replica, hubURL, region, kind, token string
 	}
 	if len(info.Key) != ed25519.PublicKeySize || !ed25519.Verify(info.Key, node.SessionMessage(enrollmentMessage(kind, info.Hub, req.Station, info.Region, req.Key)), info.Sig) {
 		return nil, fmt.Errorf("enroll at %s: the hub's signature over this station does not verify", u)
+	}
+	if err := fc.check(info.Key); err != nil {
+		return nil, fmt.Errorf("enroll at %s: %w", u, err)
 	}
 	info.Kind = kind
 	if len(info.URLs) == 0 {

@@ -98,6 +98,11 @@ func NewStation(cfg StationConfig) (*Station, error) {
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timing.Handshake, ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
 	}
+	if cfg.Dialer.TLSClientConfig == nil {
+		d := *cfg.Dialer
+		d.TLSClientConfig = HubTLSConfig(info.Key, cfg.Now)
+		cfg.Dialer = &d
+	}
 	if len(cfg.Versions) == 0 {
 		cfg.Versions = Versions
 	}

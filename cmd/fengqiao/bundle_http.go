@@ -14,6 +14,12 @@ import (
 	"github.com/fengqiao/fengqiao/sync"
 )
 
+// bundleClient carries bundles to and from a hub. Any TLS certificate is accepted: a
+// bundle is signed by its sender and encrypted to its recipient end to end, verified before
+// anything of it is applied, so a machine in the middle could withhold one but neither read
+// nor alter it.
+var bundleClient = operatorClient(true, 0)
+
 // uploadBundle posts a station's push bundle to a running hub (any member of a cluster: the
 // ops go through its Raft log) and prints the hub's report.
 func uploadBundle(ctx context.Context, env *Env, hubURL, path string, asJSON bool) error {
@@ -28,7 +34,7 @@ func uploadBundle(ctx context.Context, env *Env, hubURL, path string, asJSON boo
 	}
 	req.ContentLength = size
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := bundleClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("upload %s to %s: %w", path, hubURL, err)
 	}
@@ -55,7 +61,7 @@ func downloadBundle(ctx context.Context, env *Env, hubURL, station, out string) 
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := bundleClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("return bundle for %s from %s: %w", station, hubURL, err)
 	}

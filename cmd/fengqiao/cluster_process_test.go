@@ -101,16 +101,25 @@ func TestHubCluster_LeaderKilledDuringStationPush(t *testing.T) {
 // bundle uploaded to one member and its return bundle fetched from another: every member
 // of both hubs ends with every case of the three stations, the same at the county and at
 // the city, and each hub's members byte-identical. A cluster member's directory refuses a
-// direct import.
+// direct import. Everything between processes runs over HTTPS (--tls).
 func TestHubCluster_StationsCountyCity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
 	root := t.TempDir()
-	city := newHubCluster(t, root, "sy", 3)
+	// Both hubs serve HTTPS with certificates of their own keys (--tls): the members join
+	// and forward to each other, the county enrolls and syncs at the city, and the stations
+	// at the county, each verifying the key it pinned.
+	city := newHubCluster(t, root, "sy", 3, "--tls")
 	city.bootstrap("sy-hub", "4203")
-	county := newHubCluster(t, root, "zs", 3, "--parent", strings.Join(city.urls, ","))
+	county := newHubCluster(t, root, "zs", 3, "--tls", "--parent", strings.Join(city.urls, ","))
 	county.bootstrap("zs-hub", "420323")
+	if resp, err := http.Get("http://" + county.members[0].http + "/api/v1/status"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("a --tls member answered plaintext HTTP")
+		}
+	}
 
 	// Two townships' cases, one station each.
 	byTownship := splitByTownship(t, workload(t, "400", "2", "--county", "420323"))
@@ -220,7 +229,7 @@ func listCases(t *testing.T, url string) map[string]string {
 	out := map[string]string{}
 	cursor := ""
 	for {
-		resp, err := http.Get(url + "/api/v1/cases?limit=1000&cursor=" + cursor)
+		resp, err := testClient.Get(url + "/api/v1/cases?limit=1000&cursor=" + cursor)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,6 +35,8 @@ hub's own key.`,
 				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-hub --region 420323 --http 0.0.0.0:8741"},
 			{Comment: "三成员集群：三台服务器上各运行一次，成员表相同（集群口令在 FENGQIAO_CLUSTER_TOKEN） / a 3-member cluster: run on each of three servers with the same member list (the cluster token in FENGQIAO_CLUSTER_TOKEN)",
 				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-1 --region 420323 --hub-id zs-hub --http 10.0.0.1:8741 --raft 10.0.0.1:8751 --bootstrap zs-1=10.0.0.1:8751=10.0.0.1:8741,zs-2=10.0.0.2:8751=10.0.0.2:8741,zs-3=10.0.0.3:8751=10.0.0.3:8741"},
+			{Comment: "以 HTTPS 提供服务（证书由中心密钥签发，站点按登记时的密钥验证） / serve HTTPS (a certificate of the hub key, which stations verify by the key they enrolled with)",
+				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-hub --region 420323 --http 0.0.0.0:8741 --tls --url https://10.0.0.1:8741"},
 			{Comment: "替换损坏的成员：新编号加入 / replace a dead member: join under a new id",
 				Command: "fengqiao hub --dir /var/lib/fengqiao-hub --id zs-4 --http 10.0.0.4:8741 --raft 10.0.0.4:8751 --join http://10.0.0.1:8741"},
 		},
@@ -51,6 +53,7 @@ hub's own key.`,
 			memMiB := fs.Int("memtable-mib", int(hd.MemTableSize>>20), "Pebble 内存表（MiB） / Pebble memtable, MiB")
 			token := fs.String("enroll-token", "", "站点登记口令（未设置时只接受本机登记） / enrollment token (without one, only local enrollment)")
 			cluster := addClusterFlags(fs)
+			tlsf := addTLSFlags(fs)
 			authFlags := addAuthFlags(fs)
 			offset := fs.String("clock-offset", "", clockOffsetUsage)
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -64,6 +67,10 @@ hub's own key.`,
 				if err != nil {
 					return err
 				}
+				ts, err := tlsf.settings()
+				if err != nil {
+					return err
+				}
 				now := offsetClock(off)
 				if off != 0 {
 					env.Log.Warn("clock offset / 时钟偏移", "offset", off.String(), "now", now().Format(time.RFC3339))
@@ -73,7 +80,7 @@ hub's own key.`,
 						return usageErrorf("--region %s: a hub serves a county (6 digits) or a city (4) / 中心的辖区须为县（6位）或市（4位）", r)
 					}
 					return serveClusterHub(ctx, env, cluster.settings(), memberParams{dir: *dir, id: *id, region: *region, addr: *addr,
-						urls: splitList(*urls), enrollToken: *token,
+						urls: splitList(*urls), enrollToken: *token, tls: ts,
 						opts: node.Options{Compression: *compression, CacheSize: int64(*cacheMiB) << 20, HeadCacheSize: *headMiB << 20, MemTableSize: uint64(*memMiB) << 20, Now: now}})
 				}
 				r, err := openHub(*dir, node.Options{NodeID: *id, Region: *region, Compression: *compression,
@@ -83,12 +90,12 @@ hub's own key.`,
 				}
 				defer r.Close()
 				if *cluster.parent == "" {
-					return serveHub(ctx, env, r, *addr, splitList(*urls), *token, now, nil)
+					return serveHub(ctx, env, r, *addr, splitList(*urls), *token, ts, now, nil)
 				}
 				uctx, stop := context.WithCancel(ctx)
 				uplink := make(chan error, 1)
 				go func() { uplink <- runParentUplink(uctx, env, r, splitList(*cluster.parent), *cluster.parentToken) }()
-				err = serveHub(ctx, env, r, *addr, splitList(*urls), *token, now, nil)
+				err = serveHub(ctx, env, r, *addr, splitList(*urls), *token, ts, now, nil)
 				stop()
 				if uerr := <-uplink; err == nil {
 					err = uerr
@@ -119,12 +126,27 @@ func openHub(dir string, opts node.Options, env *Env) (*node.Replica, error) {
 
 // serveHub serves the hub's API and sync endpoint on addr until ctx ends; now is its clock
 // (nil: time.Now).
-func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls []string, token string, now func() time.Time, ready func(net.Addr)) error {
-	ln, err := net.Listen("tcp", addr)
+func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls []string, token string, ts tlsSettings, now func() time.Time, ready func(net.Addr)) error {
+	serving, err := ts.newServingCert()
+	if err != nil {
+		return err
+	}
+	if serving != nil {
+		id := r.Identity()
+		if err := serving.Issue(id.Key, id.Node, id.Node, time.Now()); err != nil {
+			return err
+		}
+	}
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	base := "http://" + ln.Addr().String()
+	ln, err := ts.listener(raw, serving)
+	if err != nil {
+		_ = raw.Close()
+		return err
+	}
+	base := ts.scheme() + "://" + ln.Addr().String()
 	if len(urls) == 0 {
 		urls = []string{base}
 	}
@@ -136,7 +158,7 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 	h := server.NewStationHandler(server.StationConfig{Replica: r, Writer: r, Logger: env.Log, Role: "hub", Now: now,
 		Sync: hub, Enroll: hub.EnrollHandler(token), Bundles: hub, Enrollments: hub, Peers: server.HubPeers(hub), Auth: env.Auth,
 		Metrics: metrics, Sessions: func() int { return len(hub.Sessions()) }})
-	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync")
+	env.Log.Info("hub serving", "http", base, "sync", strings.Replace(base, "http", "ws", 1)+"/sync", "tls", ts.on)
 	if ready != nil {
 		ready(ln.Addr())
 	}

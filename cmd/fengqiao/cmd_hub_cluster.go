@@ -62,7 +62,8 @@ func (f clusterFlags) settings() clusterSettings {
 // bootstrapMember is one entry of --bootstrap: ID=RAFTADDR=HTTPADDR.
 type bootstrapMember struct{ id, raft, url string }
 
-func parseBootstrap(s string) ([]bootstrapMember, error) {
+// parseBootstrap parses --bootstrap; an HTTPADDR without a scheme gets scheme.
+func parseBootstrap(s, scheme string) ([]bootstrapMember, error) {
 	var out []bootstrapMember
 	seen := map[string]bool{}
 	for _, e := range splitList(s) {
@@ -76,7 +77,7 @@ func parseBootstrap(s string) ([]bootstrapMember, error) {
 		seen[parts[0]] = true
 		u := parts[2]
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			u = "http://" + u
+			u = scheme + "://" + u
 		}
 		out = append(out, bootstrapMember{id: parts[0], raft: parts[1], url: u})
 	}
@@ -88,6 +89,7 @@ type memberParams struct {
 	dir, id, region, addr string
 	urls                  []string // what stations are told (default: this member's URL)
 	enrollToken           string
+	tls                   tlsSettings
 	opts                  node.Options
 	// ready, when set, is called once the member runs and serves stations.
 	ready func(c *hub.Cluster, url string)
@@ -103,7 +105,7 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	if p.id == "" || f.token == "" {
 		return usageErrorf("--raft needs --id (this member's id) and --cluster-token / 集群成员需要 --id（成员编号）和 --cluster-token")
 	}
-	boot, err := parseBootstrap(f.bootstrap)
+	boot, err := parseBootstrap(f.bootstrap, p.tls.scheme())
 	if err != nil {
 		return err
 	}
@@ -111,9 +113,18 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 	if advertise == "" {
 		advertise = f.raft
 	}
-	ln, err := net.Listen("tcp", p.addr)
+	serving, err := p.tls.newServingCert()
+	if err != nil {
+		return err
+	}
+	raw, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", p.addr, err)
+	}
+	ln, err := p.tls.listener(raw, serving)
+	if err != nil {
+		_ = raw.Close()
+		return err
 	}
 	memberURL := f.memberURL
 	if memberURL == "" {
@@ -122,14 +133,14 @@ func serveClusterHub(ctx context.Context, env *Env, f clusterSettings, p memberP
 			_ = ln.Close()
 			return usageErrorf("--http %s listens on every address: say with --member-url how other members reach this one / 请用 --member-url 指定其他成员访问本成员的地址", p.addr)
 		}
-		memberURL = "http://" + ln.Addr().String()
+		memberURL = p.tls.scheme() + "://" + ln.Addr().String()
 	}
 	urls := p.urls
 	if len(urls) == 0 {
 		urls = []string{memberURL}
 	}
 	c, err := hub.OpenCluster(hub.ClusterConfig{Dir: p.dir, MemberID: p.id, RaftBind: f.raft, RaftAdvertise: f.raftAdvertise,
-		URL: memberURL, Token: f.token, Replica: p.opts, Now: p.opts.Now, Logger: env.Log, Tune: func(c *raft.Config) {
+		URL: memberURL, Token: f.token, Replica: p.opts, HTTPS: serving, Now: p.opts.Now, Logger: env.Log, Tune: func(c *raft.Config) {
 			c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval = f.snapThreshold, f.trailingLogs, f.snapInterval
 		}})
 	if err != nil {
@@ -287,6 +298,7 @@ join again: the replacement joins with --join under a new id.`,
 			hubURL := fs.String("hub", "", "任一成员的 URL，逗号分隔 / any member's URL, comma-separated")
 			member := fs.String("member", "", "要移除的成员编号 / the member id to remove")
 			token := fs.String("cluster-token", "", "集群口令 / cluster secret")
+			skip := fs.Bool("tls-skip-verify", false, tlsSkipVerifyUsage)
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *hubURL == "" {
 					return usageErrorf("%v", errNoHubURL)
@@ -294,7 +306,7 @@ join again: the replacement joins with --join under a new id.`,
 				if *member == "" || *token == "" {
 					return usageErrorf("--member and --cluster-token are required / 需要 --member 和 --cluster-token")
 				}
-				if err := hub.RemoveMember(ctx, nil, *token, splitList(*hubURL), *member); err != nil {
+				if err := hub.RemoveMember(ctx, operatorClient(*skip, 60*time.Second), *token, splitList(*hubURL), *member); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "已移除成员 %s / member %s removed\n", *member, *member)

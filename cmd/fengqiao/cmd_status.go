@@ -32,6 +32,7 @@ cannot be reached.`,
 			addr := fs.String("http", "127.0.0.1:8740", "站点或中心的 HTTP 地址 / the station's or hub's HTTP address")
 			asJSON := fs.Bool("json", false, "原样输出状态 JSON / print the status JSON as it came")
 			timeout := fs.Duration("timeout", 5*time.Second, "等待回答的时间 / how long to wait for an answer")
+			skip := fs.Bool("tls-skip-verify", false, tlsSkipVerifyUsage)
 			return func(ctx context.Context, env *Env, args []string) error {
 				url := *addr
 				if !strings.Contains(url, "://") {
@@ -39,7 +40,7 @@ cannot be reached.`,
 				}
 				ctx, cancel := context.WithTimeout(ctx, *timeout)
 				defer cancel()
-				body, err := fetch(ctx, strings.TrimRight(url, "/")+"/api/v1/status")
+				body, err := fetch(ctx, operatorClient(*skip, 0), strings.TrimRight(url, "/")+"/api/v1/status")
 				if err != nil {
 					return fmt.Errorf("无法连接 %s / cannot reach %s: %w", url, url, err)
 				}
@@ -58,12 +59,12 @@ cannot be reached.`,
 }
 
 // fetch GETs url and returns the body of a 200 answer.
-func fetch(ctx context.Context, url string) ([]byte, error) {
+func fetch(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 // metrics scrapes url's /metrics and returns each series (name with its labels) and value.
 func metrics(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
+	resp, err := testClient.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

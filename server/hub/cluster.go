@@ -48,8 +48,12 @@ type ClusterConfig struct {
 	// Tune, when set, adjusts the Raft configuration (tests shorten its timeouts).
 	Tune   func(*raft.Config)
 	Logger *slog.Logger
-	// Client makes the HTTP calls to other members; nil means a client with a 30 s timeout.
+	// Client makes the HTTP calls to other members; nil means a client with a 30 s timeout
+	// (HTTPS.MemberClient when HTTPS is set).
 	Client *http.Client
+	// HTTPS, when set, is the certificate the member's HTTPS listener presents: the
+	// cluster issues it a leaf signed by the hub key as soon as the member holds that key.
+	HTTPS *ServingCert
 }
 
 // Cluster is one member of a hub's Raft cluster over its whole life: empty (waiting to be
@@ -83,6 +87,9 @@ var (
 func OpenCluster(cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Client == nil && cfg.HTTPS != nil {
+		cfg.Client = cfg.HTTPS.MemberClient(30 * time.Second)
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
@@ -170,6 +177,11 @@ func (c *Cluster) start(id *node.Identity, bootstrap *raft.Configuration) (err e
 	serverTLS, clientTLS, err := MemberTLS(ident.Key, ident.Node, c.cfg.MemberID, time.Now())
 	if err != nil {
 		return fmt.Errorf("member certificate: %w", err)
+	}
+	if c.cfg.HTTPS != nil {
+		if err := c.cfg.HTTPS.Issue(ident.Key, ident.Node, c.cfg.MemberID, time.Now()); err != nil {
+			return err
+		}
 	}
 	trans, err := newTLSTransport(c.cfg.RaftBind, c.cfg.RaftAdvertise, serverTLS, clientTLS, slogWriter{c.cfg.Logger}, c.cfg.RaftAddressOf)
 	if err != nil {

@@ -104,34 +104,12 @@ func MemberTLS(hubKey ed25519.PrivateKey, hubNode, memberID string, now time.Tim
 	if err != nil {
 		return nil, nil, fmt.Errorf("member tls %s: %w", memberID, err)
 	}
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	cert, err := issueLeaf(hubKey, ca, memberID, now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("member tls %s: leaf key: %w", memberID, err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, nil, fmt.Errorf("member tls %s: serial: %w", memberID, err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: memberID},
-		DNSNames:     []string{MemberServerName},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(1, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, hubKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("member tls %s: leaf: %w", memberID, err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("member tls %s: parse leaf: %w", memberID, err)
+		return nil, nil, fmt.Errorf("member tls %s: %w", memberID, err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 	server = &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
@@ -145,6 +123,38 @@ func MemberTLS(hubKey ed25519.PrivateKey, hubNode, memberID string, now time.Tim
 		ServerName:   MemberServerName,
 	}
 	return server, client, nil
+}
+
+// issueLeaf makes a fresh Ed25519 key pair and a leaf certificate for it (CN cn, DNS name
+// MemberServerName, server and client auth, valid from now-1h to now+1 year) signed by the
+// hub key under its CA ca.
+func issueLeaf(hubKey ed25519.PrivateKey, ca *x509.Certificate, cn string, now time.Time) (tls.Certificate, error) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("leaf key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		DNSNames:     []string{MemberServerName},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, hubKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("leaf: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("parse leaf: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // NewTLSStreamLayer returns a raft.StreamLayer that speaks TLS over ln: accepted connections
