@@ -86,6 +86,9 @@ func (s *station) auditFailed(w http.ResponseWriter, err error) {
 // viewPage turns a page of cases into their plain views for cl (the export's shape):
 // cases outside cl's scope left out, identity shown and audited as reveal decides.
 func (s *station) viewPage(r *http.Request, cl *caller, list []*cases.Case, identity bool, action string) ([]CaseJSON, error) {
+	// A stub (a case that moved on, or an accusation of this unit) is not this node's to
+	// hand out: the ops are kept, but no list of full cases carries them.
+	list = slices.DeleteFunc(slices.Clone(list), func(c *cases.Case) bool { return s.isStub(c.ID) })
 	views := make([]CaseJSON, len(list))
 	ptrs := make([]*CaseJSON, len(list))
 	for i, c := range list {

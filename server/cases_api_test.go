@@ -334,6 +334,18 @@ func TestAPI_AccusationOfThisStationIsAStub(t *testing.T) {
 	}
 	n.refused(t, "PATCH", "/api/v1/cases/A-1", map[string]any{"base": c.Version, "set": map[string]any{"summary": "x"}}, http.StatusConflict, "stub", "id")
 	n.refused(t, "POST", "/api/v1/cases/A-1/notes", map[string]any{"text": "x"}, http.StatusConflict, "stub", "id")
+	// Nor does a ledger or an export of everything carry it, in full or redacted.
+	for _, q := range []string{"?redact=0", "", "?format=xlsx&redact=0"} {
+		resp, err := http.Get(n.srv.URL + "/api/v1/export" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte("A-1")) {
+			t.Errorf("export%s (%s) holds the stub A-1: %.300q", q, resp.Status, body)
+		}
+	}
 
 	// At the county hub, an accusation of a county bureau (whose region is the county's) is
 	// the hub's to handle, not a stub.
