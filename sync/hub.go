@@ -96,7 +96,9 @@ func upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason err
 
 // ServeHTTP upgrades GET /sync to a websocket and runs one session on it.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	conn, err := h.up.Upgrade(w, r, nil)
+	// The upgrade's answer carries the hub's clock (gorilla writes no Date of its own): the
+	// station compares it with its own to report its skew (Station.Status().ClockSkew).
+	conn, err := h.up.Upgrade(w, r, http.Header{"Date": {h.now().UTC().Format(http.TimeFormat)}})
 	if err != nil {
 		return // Upgrade has answered
 	}
