@@ -37,6 +37,7 @@ the station keeps the id and region recorded in its store.`,
 			offset := fs.String("clock-offset", "", clockOffsetUsage)
 			journal := fs.String("chaos-journal", "", "测试用：随机写入有效操作，每个已确认的操作记入此文件（fengqiao bench chaos 使用） / testing: write random valid ops, journalling each acknowledged one to this file (used by fengqiao bench chaos)")
 			rate := fs.Float64("chaos-rate", 4, "测试用：随机写入的速率（每秒操作数） / testing: ops per second of the random writes")
+			accuse := fs.String("chaos-accuse", "", "测试用：随机写入时也登记检举控告，被检举单位的站点为此站点或本站点 / testing: the random writes also register accusations, of a unit whose own station is this one or the station given")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := authFlags(env); err != nil {
 					return err
@@ -61,7 +62,7 @@ the station keeps the id and region recorded in its store.`,
 					wctx, stop := context.WithCancel(ctx)
 					done := make(chan error, 1)
 					go func() {
-						done <- chaos.RunWriter(wctx, chaos.WriterConfig{Replica: r, Journal: *journal, Rate: *rate, Now: now, Logger: env.Log})
+						done <- chaos.RunWriter(wctx, chaos.WriterConfig{Replica: r, Journal: *journal, Rate: *rate, Now: now, Logger: env.Log, Accuse: *accuse})
 					}()
 					defer func() { stop(); <-done }()
 				}

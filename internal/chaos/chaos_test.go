@@ -64,8 +64,9 @@ func TestChaos_Run(t *testing.T) {
 		keepLogs(t, dir)
 		t.Fatalf("%d violations:\n%s", len(res.Violations), strings.Join(res.Violations, "\n"))
 	}
-	if res.OpsAcknowledged == 0 || res.FaultsInjected == 0 || res.Checked != 26 {
-		t.Fatalf("the run shows nothing: %d ops acknowledged, %d faults, %d replicas checked", res.OpsAcknowledged, res.FaultsInjected, res.Checked)
+	if res.OpsAcknowledged == 0 || res.FaultsInjected == 0 || res.Checked != 26 || res.Accusations == 0 {
+		t.Fatalf("the run shows nothing: %d ops acknowledged, %d faults, %d replicas checked, %d accusations",
+			res.OpsAcknowledged, res.FaultsInjected, res.Checked, res.Accusations)
 	}
 }
 

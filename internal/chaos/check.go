@@ -71,6 +71,7 @@ type replicaView struct {
 	dots   map[crdt.Dot]cases.Hash
 	caseOf map[crdt.Dot]string
 	states map[string]string // case id → its API view (with the history's length)
+	stubs  map[string]bool   // cases held only as a read-only stub (node.IsLeft)
 	status node.Status
 }
 
@@ -147,7 +148,7 @@ func (r *run) check() error {
 			continue
 		}
 		for _, v := range views {
-			if _, held := v.dots[d]; v.inScope(reg) && !held {
+			if _, held := v.dots[d]; v.inScope(reg) && !r.accusedAt(id, v) && !held {
 				r.res.Missing++
 				r.violate("%s lacks op %s of case %s (region %s)", v.name, d, id, reg)
 			}
@@ -164,7 +165,7 @@ func (r *run) check() error {
 			d := crdt.Dot{Origin: crdt.Origin{Node: a.Node, Incarnation: a.Inc}, Seq: a.Seq}
 			reg := regionOf[a.Case]
 			for _, v := range views {
-				if _, held := v.dots[d]; (v.name == s.id || v.inScope(reg) && reg != "") && !held {
+				if _, held := v.dots[d]; (v.name == s.id || v.inScope(reg) && reg != "" && !r.accusedAt(a.Case, v)) && !held {
 					r.res.Lost++
 					r.violate("acknowledged op %s (%s of case %s at %s) is not on %s", d, a.Kind, a.Case, s.id, v.name)
 				}
@@ -179,7 +180,7 @@ func (r *run) check() error {
 	for id, reg := range regionOf {
 		want := county.states[id]
 		for _, v := range views[1:] {
-			if !v.inScope(reg) {
+			if !v.inScope(reg) || r.accusedAt(id, v) {
 				continue
 			}
 			got := v.states[id]
@@ -193,18 +194,57 @@ func (r *run) check() error {
 			r.violate("case %s differs at %s:\n  %s: %s\n  %s: %s", id, v.name, county.name, want, v.name, got)
 		}
 	}
-	// r.checkAccusations is the hook for the workflow's rule that an accusation never reaches
-	// the accused unit's stations: it has nothing to check until accusations can be written.
-	r.checkAccusations(views)
+	r.checkAccusations(views, regionOf)
 	return nil
 }
 
-// checkAccusations will check that no station of the accused unit holds an accusation case
-// (issue 8, "no accusation at the accused unit's stations"). The chaos writers write no
-// accusation yet: the workflow work adds the accusation fields and their routing; when it
-// lands, have RunWriter register some and check here that no view of a station whose region
-// or unit is the accused one holds them.
-func (r *run) checkAccusations(views []*replicaView) {}
+// accusedAt reports whether replica v is a station of the unit accused by case id (a chaos
+// accusation names a township's government, whose region is the township and whose own
+// station is the one the id ends with): such a station must never receive the case.
+func (r *run) accusedAt(id string, v *replicaView) bool {
+	accused := AccusedStation(id)
+	if accused == "" || v.region == "" {
+		return false
+	}
+	if v.name == accused {
+		return true
+	}
+	for _, s := range r.sts {
+		if s.id == accused {
+			return v.region == s.region
+		}
+	}
+	return false
+}
+
+// checkAccusations checks that no station of an accused unit holds an accusation of it
+// (R22 Art 30(3), 46(5)): a station of the accused township holds nothing of the case,
+// except the station that registered it, which keeps its own ops — as a read-only stub when
+// it is the accused unit's own station. The hubs hold it in full (the case-state comparison
+// sees to that).
+func (r *run) checkAccusations(views []*replicaView, regionOf map[string]string) {
+	for id := range regionOf {
+		accused := AccusedStation(id)
+		if accused == "" {
+			continue
+		}
+		r.res.Accusations++
+		for _, v := range views {
+			if !r.accusedAt(id, v) {
+				continue
+			}
+			_, held := v.states[id]
+			switch writer := strings.HasPrefix(id, v.name+"-"); {
+			case writer && v.name == accused && !v.stubs[id]:
+				r.res.AccusationLeaks++
+				r.violate("accusation %s of %s is shown in full at %s, the accused unit's own station that registered it (only a stub may stay)", id, accused, v.name)
+			case !writer && held:
+				r.res.AccusationLeaks++
+				r.violate("accusation %s of %s reached %s, a station of the accused unit's township", id, accused, v.name)
+			}
+		}
+	}
+}
 
 // readReplica opens one replica's store and reads its feed, chains and cases.
 func (r *run) readReplica(name, dir, region string) (*replicaView, error) {
@@ -214,7 +254,7 @@ func (r *run) readReplica(name, dir, region string) (*replicaView, error) {
 	}
 	defer rep.Close()
 	v := &replicaView{name: name, region: region, dots: map[crdt.Dot]cases.Hash{}, caseOf: map[crdt.Dot]string{},
-		states: map[string]string{}, status: rep.Status()}
+		states: map[string]string{}, stubs: map[string]bool{}, status: rep.Status()}
 	chains := map[crdt.Origin]map[uint64][]byte{}
 	after := uint64(0)
 	for {
@@ -245,6 +285,7 @@ func (r *run) readReplica(name, dir, region string) (*replicaView, error) {
 				}
 				b, _ := json.Marshal(server.CaseView(c, hist))
 				v.states[op.Case] = string(b)
+				v.stubs[op.Case] = rep.IsLeft(op.Case)
 			}
 		}
 		if len(entries) == 0 || next == after {

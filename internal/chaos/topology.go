@@ -37,6 +37,7 @@ type station struct {
 	id, region, dir, http, url, journal string
 	proxies                             []*faultproxy.Proxy
 	offset                              string // --clock-offset of the current life
+	sibling                             string // the other station of its township, which its writer may accuse
 }
 
 func (r *run) newCluster(name, hubID, region string, common ...string) (*cluster, error) {
@@ -173,6 +174,9 @@ func (s *station) args(rate float64) []string {
 	}
 	a := []string{"station", "--dir", s.dir, "--http", s.http, "--hub", strings.Join(hubs, ","),
 		"--chaos-journal", s.journal, "--chaos-rate", fmt.Sprint(rate)}
+	if s.sibling != "" {
+		a = append(a, "--chaos-accuse", s.sibling)
+	}
 	if s.offset != "" {
 		a = append(a, "--clock-offset", s.offset)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
@@ -38,6 +39,25 @@ type WriterConfig struct {
 	// Now is the station's clock (received_at of registrations); default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Accuse is the id of the other station of this station's township: when set, about one
+	// registration in ten is an accusation (检举控告) of the township's government, whose own
+	// station is either that one or this one — so the rule that an accusation never reaches
+	// the accused unit's stations is exercised in both of its forms (routed away from a
+	// sibling; registered at the accused station itself, where only a stub stays).
+	Accuse string
+}
+
+// AccusedMark separates an accusation's case id from the id of the station it accuses,
+// which ends the case id: the check reads who is accused from the id alone.
+const AccusedMark = "-acc-"
+
+// AccusedStation returns the station an accusation written by a chaos writer accuses, or
+// "" for any other case.
+func AccusedStation(caseID string) string {
+	if i := strings.LastIndex(caseID, AccusedMark); i >= 0 {
+		return caseID[i+len(AccusedMark):]
+	}
+	return ""
 }
 
 // StopFile is the file whose existence stops a writer journalling into journal.
@@ -83,7 +103,7 @@ func RunWriter(ctx context.Context, cfg WriterConfig) error {
 			<-ctx.Done()
 			return nil
 		}
-		ch := randomChange(rng, r, villages, cfg.Now, n)
+		ch := randomChange(rng, r, villages, cfg.Now, n, cfg.Accuse)
 		op, err := r.Write(ctx, ch)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, node.ErrClosed) {
@@ -120,19 +140,32 @@ var (
 	names      = []string{"张三", "李四", "王五", "赵六", "陈七", "刘八"}
 )
 
-// randomChange is a registration (one in four, or when the station holds no case yet), or an
-// edit or a note on a recent case of the station's view.
-func randomChange(rng *rand.Rand, r *node.Replica, villages []string, now func() time.Time, n int) node.Change {
+// randomChange is a registration (one in four, or when the station holds no case yet; with
+// sibling set, one registration in ten an accusation), or an edit or a note on a recent case
+// of the station's view (never on the stub of an accusation of this station, which refuses
+// writes).
+func randomChange(rng *rand.Rand, r *node.Replica, villages []string, now func() time.Time, n int, sibling string) node.Change {
 	author := fmt.Sprintf("chaos-%d", rng.IntN(5))
+	self := r.Origin().Node
 	var target string
 	if rng.IntN(4) != 0 {
 		if page, err := r.List(node.Query{Limit: 40}); err == nil && len(page.Cases) > 0 {
-			target = page.Cases[rng.IntN(len(page.Cases))].ID
+			if id := page.Cases[rng.IntN(len(page.Cases))].ID; AccusedStation(id) != self {
+				target = id
+			}
 		}
 	}
 	if target == "" {
-		id := fmt.Sprintf("%s-%08x-%d", r.Origin().Node, r.Origin().Incarnation, n) + fmt.Sprintf("-%04x", rng.IntN(1<<16))
-		return registration(rng, id, villages[rng.IntN(len(villages))], author, now().UnixMilli())
+		id := fmt.Sprintf("%s-%08x-%d", self, r.Origin().Incarnation, n) + fmt.Sprintf("-%04x", rng.IntN(1<<16))
+		ch := registration(rng, id, villages[rng.IntN(len(villages))], author, now().UnixMilli())
+		if sibling != "" && rng.IntN(10) == 0 {
+			accused := sibling
+			if rng.IntN(2) == 0 {
+				accused = self
+			}
+			ch = accusation(ch, id+AccusedMark+accused, r.Region(), accused)
+		}
+		return ch
 	}
 	switch rng.IntN(4) {
 	case 0:
@@ -172,6 +205,21 @@ func registration(rng *rand.Rand, id, village, author string, receivedAt int64) 
 		{Field: "registered_at", Action: cases.Set, JSON: at},
 		{Field: "received_at", Action: cases.Set, JSON: at},
 	}}
+}
+
+// accusation turns registration reg into one of an accusation (检举控告) with id, accusing
+// the government of township, whose own station is station.
+func accusation(reg node.Change, id, township, station string) node.Change {
+	name := township
+	if d, ok := regions.Lookup(township); ok {
+		name = d.Name
+	}
+	accused, _ := json.Marshal(cases.Party{Kind: "unit", Name: name + "人民政府", Region: township, Station: station})
+	reg.Case = id
+	reg.Writes = append(reg.Writes,
+		cases.LocalWrite{Field: "matter_type", Action: cases.Set, JSON: jsonString("检举控告")},
+		cases.LocalWrite{Field: "accused", Action: cases.Set, JSON: accused})
+	return reg
 }
 
 // residentID is a valid 18-digit resident ID registered in county region6.
