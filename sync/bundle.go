@@ -97,6 +97,10 @@ type BundleOptions struct {
 	// time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Progress, when set, is called after each batch an export read or an import applied,
+	// with the ops done so far and the total (the header's count on import; 0 on export,
+	// where it is known only at the end). It shows a long hand-carried bundle moving.
+	Progress func(done, total int)
 }
 
 func (o BundleOptions) withDefaults() BundleOptions {
@@ -161,7 +165,7 @@ func ExportBundle(ctx context.Context, r Replica, w io.Writer, opts BundleOption
 	if opts.Peer != "" {
 		e, err := loadEnrollment(r, opts.Peer)
 		if err == nil {
-			return bundleHub(r, opts).exportReturn(ctx, w, e)
+			return bundleHub(r, opts).exportReturn(ctx, w, e, opts.Progress)
 		}
 		if !errors.Is(err, node.ErrNotFound) {
 			return BundleReport{}, err
@@ -189,6 +193,7 @@ func ImportBundle(ctx context.Context, r Replica, f io.ReaderAt, size int64, opt
 	if err != nil {
 		return BundleReport{}, err
 	}
+	b.progress = opts.Progress
 	if opts.Peer != "" && b.hdr.From != opts.Peer {
 		return reportOf(&b.hdr), fmt.Errorf("%w: the bundle comes from %s, not %s", ErrBundle, b.hdr.From, opts.Peer)
 	}
@@ -209,7 +214,7 @@ func (h *Hub) ExportBundle(ctx context.Context, w io.Writer, station string) (Bu
 	if err != nil {
 		return BundleReport{}, err
 	}
-	return h.exportReturn(ctx, w, e)
+	return h.exportReturn(ctx, w, e, nil)
 }
 
 // ImportBundle imports a station's push bundle from f (size bytes): its batches through

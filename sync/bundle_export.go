@@ -76,7 +76,7 @@ func exportPush(ctx context.Context, r Replica, w io.Writer, info *HubInfo, opts
 		// From the start: the hub takes what it holds as duplicates.
 		opts.Logger.Warn("acked position unreadable; the bundle starts from the beginning of the feed", "err", err)
 	}
-	var out bundleOut
+	out := bundleOut{progress: opts.Progress}
 	if err := out.drain(ctx, r, true, feedStream(r, hub, after)); err != nil {
 		return BundleReport{}, err
 	}
@@ -93,7 +93,7 @@ func exportPush(ctx context.Context, r Replica, w io.Writer, info *HubInfo, opts
 	return out.write(w, hdr, cps, info.Recipient, r.SessionSignature)
 }
 
-func (h *Hub) exportReturn(ctx context.Context, w io.Writer, e *Enrollment) (BundleReport, error) {
+func (h *Hub) exportReturn(ctx context.Context, w io.Writer, e *Enrollment, progress func(done, total int)) (BundleReport, error) {
 	if e.RevokedAt != 0 {
 		return BundleReport{}, fmt.Errorf("%w: station %s was revoked / 该站点已被注销", ErrBundle, e.Station)
 	}
@@ -105,7 +105,7 @@ func (h *Hub) exportReturn(ctx context.Context, w io.Writer, e *Enrollment) (Bun
 	if err != nil {
 		return BundleReport{}, err
 	}
-	var out bundleOut
+	out := bundleOut{progress: progress}
 	for _, scope := range e.Scopes() {
 		var after uint64
 		for _, c := range reported {
@@ -131,6 +131,8 @@ type bundleOut struct {
 	ops     int
 	ranges  []BundleRange
 	batches int
+	// progress, when set, hears the ops read after each batch (BundleOptions.Progress).
+	progress func(done, total int)
 }
 
 // drain reads st to its end in batches, as a session's sender would.
@@ -173,6 +175,9 @@ func (o *bundleOut) drain(ctx context.Context, r Replica, signHeads bool, st *ou
 		o.frames = append(o.frames, fb)
 		o.batches++
 		st.sent = next
+		if o.progress != nil {
+			o.progress(o.ops, 0)
+		}
 	}
 	rng.To = st.sent
 	o.ranges = append(o.ranges, rng)

@@ -78,6 +78,8 @@ type bundleFile struct {
 	prefix []byte // magic, version, header length and header: the bytes hdr was parsed from
 	hdr    BundleHeader
 	sum    []byte // sha256 of every byte before the signature, set by verify
+	// progress, when set, hears the ops applied after each batch (BundleOptions.Progress).
+	progress func(done, total int)
 }
 
 func (b *bundleFile) bodyLen() int64 {
@@ -277,6 +279,9 @@ func (b *bundleFile) apply(ctx context.Context, id age.Identity, recv *receiver,
 		rep.Duplicates += res.Duplicates
 		rep.Pending += res.Pending
 		rep.Quarantined += res.Quarantined
+		if b.progress != nil {
+			b.progress(rep.Ops, int(b.hdr.Ops))
+		}
 		return nil
 	})
 	if err != nil {

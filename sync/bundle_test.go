@@ -461,3 +461,29 @@ func FuzzReadBundleHeader(f *testing.F) {
 		}
 	})
 }
+
+// A long bundle shows its progress: the export hears the ops read batch by batch up to the
+// whole bundle, the import hears the ops applied against the header's total.
+func TestBundle_ProgressReachesTheWholeBundle(t *testing.T) {
+	h := startHub(t, "hub1")
+	a := enrollStation(t, h, "stA", townA)
+	var changes []node.Change
+	for i := range 8000 {
+		changes = append(changes, registration(fmt.Sprintf("A-%04d", i), villageA, "grid1"))
+	}
+	mustWriteAll(t, a.r, changes)
+	type step struct{ done, total int }
+	var exported, imported []step
+	push, rep := exportBundleBytes(t, a.r, fsync.BundleOptions{Progress: func(done, total int) { exported = append(exported, step{done, total}) }})
+	if len(exported) < 2 || exported[len(exported)-1].done != rep.Ops || rep.Ops != 8000 {
+		t.Fatalf("export progress %v for a bundle of %d ops: want several steps ending at the whole", exported, rep.Ops)
+	}
+	_, err := fsync.ImportBundle(context.Background(), h.r, bytes.NewReader(push), int64(len(push)),
+		fsync.BundleOptions{Logger: quiet(), Progress: func(done, total int) { imported = append(imported, step{done, total}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imported) != len(exported) || imported[len(imported)-1] != (step{8000, 8000}) || imported[0].total != 8000 {
+		t.Errorf("import progress %v, want one step per batch (%d) ending at 8000 of 8000", imported, len(exported))
+	}
+}

@@ -129,7 +129,7 @@ func benchCommand() *Command {
 						hubStore.Compression = *compression
 					}
 					cfg := bench.SyncConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd, Dir: *dir,
-						Log: env.Log, Progress: env.Stderr, HubStore: hubStore, HeapProfile: *memprofile}
+						Log: env.Log, Progress: env.Stderr, Meter: progressMeter(ctx, env), HubStore: hubStore, HeapProfile: *memprofile}
 					if !*inProcess {
 						exe, err := os.Executable()
 						if err != nil {
@@ -146,7 +146,7 @@ func benchCommand() *Command {
 				case "hub":
 					fmt.Fprintf(env.Stdout, "fengqiao bench hub: machine %+v\n", bench.ThisMachine())
 					res, err := bench.Hub(ctx, bench.HubConfig{Workload: *workload, Gen: *gen, Cases: *n, Updates: *upd, Dir: *dir,
-						Stations: *stations, BatchOps: *batch, HalfLoad: *halfLoad, Log: env.Log, Progress: env.Stderr})
+						Stations: *stations, BatchOps: *batch, HalfLoad: *halfLoad, Log: env.Log, Progress: env.Stderr, Meter: progressMeter(ctx, env)})
 					if err != nil {
 						return err
 					}

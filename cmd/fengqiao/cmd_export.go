@@ -58,7 +58,9 @@ assignments, replies), carried back and imported at the station.`,
 					return err
 				}
 				defer os.Remove(tmp.Name())
-				rep, err := sync.ExportBundle(ctx, r, tmp, sync.BundleOptions{Peer: *peer, Logger: env.Log})
+				pr := newProgress(ctx, env.Stderr, "写出同步包 / export bundle (ops)", 0)
+				rep, err := sync.ExportBundle(ctx, r, tmp, sync.BundleOptions{Peer: *peer, Logger: env.Log, Progress: bundleProgress(pr)})
+				pr.finish()
 				if err == nil {
 					err = tmp.Sync()
 				}
@@ -103,7 +105,9 @@ func importBundle(ctx context.Context, env *Env, dir, path string, asJSON bool) 
 		return err
 	}
 	defer f.Close()
-	rep, err := sync.ImportBundle(ctx, r, f, size, sync.BundleOptions{Logger: env.Log})
+	pr := newProgress(ctx, env.Stderr, "导入同步包 / import bundle "+filepath.Base(path)+" (ops)", 0)
+	rep, err := sync.ImportBundle(ctx, r, f, size, sync.BundleOptions{Logger: env.Log, Progress: bundleProgress(pr)})
+	pr.finish()
 	if err != nil {
 		return err
 	}
@@ -113,6 +117,16 @@ func importBundle(ctx context.Context, env *Env, dir, path string, asJSON bool) 
 	fmt.Fprintf(env.Stdout, "已导入同步包 / imported %s bundle %s → %s: %d 批 batches, %d 条新操作 new ops, %d 条重复 duplicates, %d 条隔离 quarantined\n",
 		rep.Kind, rep.From, rep.To, rep.Batches, rep.Applied, rep.Duplicates, rep.Quarantined)
 	return nil
+}
+
+// bundleProgress feeds a bundle's progress (ops done of total, 0 while unknown) to pr.
+func bundleProgress(pr *progress) func(done, total int) {
+	return func(done, total int) {
+		if total > 0 {
+			pr.setTotal(int64(total))
+		}
+		pr.set(int64(done), "")
+	}
 }
 
 // openExisting opens the store in dir, which must exist and not be a cluster member's.

@@ -117,14 +117,13 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = st.Run(ctx) }()
+	watched := make(chan struct{})
+	go func() { defer close(watched); watchBulkUpload(ctx, env, r, st) }()
+	defer func() { <-watched }()
 	err := serveStation(ctx, env, r, addr, now, func() []server.PeerStatus {
 		s := st.Status()
 		p := server.PeerStatus{ID: s.Hub, Connected: s.Connected, LastError: s.LastError}
-		if fs := r.Status().FeedSeq; s.Acked.Epoch == r.Epoch() && fs > s.Acked.Pos {
-			p.PendingOps = fs - s.Acked.Pos
-		} else if s.Acked.Epoch != r.Epoch() {
-			p.PendingOps = r.Status().FeedSeq
-		}
+		p.PendingOps = pendingUpload(r, s)
 		if !s.LastSync.IsZero() {
 			p.LastSync = s.LastSync.In(server.Shanghai).Format(time.RFC3339)
 		}

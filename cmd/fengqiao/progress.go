@@ -47,6 +47,17 @@ func newProgress(ctx context.Context, w io.Writer, label string, total int64) *p
 	return pr
 }
 
+// setTotal sets the total once it is known (a bundle's header names its ops).
+func (pr *progress) setTotal(total int64) {
+	pr.mu.Lock()
+	changed := pr.total != total
+	pr.total = total
+	pr.mu.Unlock()
+	if changed && pr.bar != nil {
+		pr.bar.SetTotal(total, false)
+	}
+}
+
 // set records that done units are complete; detail is a short note for plain lines.
 func (pr *progress) set(done int64, detail string) {
 	if pr.bar != nil {
@@ -63,11 +74,11 @@ func (pr *progress) set(done int64, detail string) {
 }
 
 func (pr *progress) printLocked() {
-	pct := ""
+	count := fmt.Sprint(pr.done)
 	if pr.total > 0 {
-		pct = fmt.Sprintf(" (%.0f%%)", 100*float64(pr.done)/float64(pr.total))
+		count = fmt.Sprintf("%d/%d (%.0f%%)", pr.done, pr.total, 100*float64(pr.done)/float64(pr.total))
 	}
-	fmt.Fprintf(pr.w, "%s: %d/%d%s %s, %.0fs\n", pr.label, pr.done, pr.total, pct, pr.detail, time.Since(pr.start).Seconds())
+	fmt.Fprintf(pr.w, "%s: %s %s, %.0fs\n", pr.label, count, pr.detail, time.Since(pr.start).Seconds())
 }
 
 // finish completes the display (the bar drawn full, or nothing more printed).

@@ -228,6 +228,36 @@ func replicate(ctx context.Context, a, b *node.Replica, batch int) error {
 // finish ends the display.
 type Meter func(label string, total int64) (set func(done int64), finish func())
 
+// meterWhile shows, when m is set, the progress that done reports (polled every 200 ms)
+// until the returned stop is called; stop waits for the poller to end.
+func meterWhile(ctx context.Context, m Meter, label string, total int64, done func() int64) (stop func()) {
+	if m == nil {
+		return func() {}
+	}
+	set, finish := m(label, total)
+	ctx, cancel := context.WithCancel(ctx)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				set(done())
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-ended
+		set(done())
+		finish()
+	}
+}
+
 func progress(w io.Writer, start time.Time) func(node.ImportReport) {
 	if w == nil {
 		return nil

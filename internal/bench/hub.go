@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -41,6 +42,8 @@ type HubConfig struct {
 	HalfLoad bool
 	Log      *slog.Logger
 	Progress io.Writer
+	// Meter, when set, shows each run's progress (entries acknowledged).
+	Meter Meter
 }
 
 // HubResult holds the figures of the hub benchmark. JSON names are stable.
@@ -117,7 +120,7 @@ func Hub(ctx context.Context, cfg HubConfig) (HubResult, error) {
 	res.Ops = ops
 
 	note(cfg.Progress, "pushing %d ops in %d entries through a 3-member hub", ops, countEntries(entries))
-	full, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "hub"), entries: entries, log: logger})
+	full, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "hub"), entries: entries, log: logger, meter: cfg.Meter, label: "hub: entries acknowledged"})
 	if err != nil {
 		return res, err
 	}
@@ -138,7 +141,7 @@ func Hub(ctx context.Context, cfg HubConfig) (HubResult, error) {
 	res.BaselineWALBytesPerOp, res.BaselineKeysPerOp = float64(full.walBytes)/float64(ops), float64(full.keys)/float64(ops)
 	note(cfg.Progress, "baseline: plain raft, its FSM writing the replica's volume (%.0f bytes, %.1f keys per op) to Pebble",
 		res.BaselineWALBytesPerOp, res.BaselineKeysPerOp)
-	base, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "baseline"), entries: entries, log: logger, baseline: shape})
+	base, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "baseline"), entries: entries, log: logger, baseline: shape, meter: cfg.Meter, label: "baseline: entries acknowledged"})
 	if err != nil {
 		return res, err
 	}
@@ -150,7 +153,7 @@ func Hub(ctx context.Context, cfg HubConfig) (HubResult, error) {
 	if cfg.HalfLoad {
 		res.HalfLoadOffered = res.OpsPerSec / 2
 		note(cfg.Progress, "half load: %.0f ops/s offered by %d stations on a schedule", res.HalfLoadOffered, cfg.Stations)
-		half, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "half"), entries: entries, log: logger, rate: res.HalfLoadOffered})
+		half, err := runHub(ctx, hubRun{dir: filepath.Join(dir, "half"), entries: entries, log: logger, rate: res.HalfLoadOffered, meter: cfg.Meter, label: "half load: entries acknowledged"})
 		if err != nil {
 			return res, err
 		}
@@ -260,6 +263,8 @@ type hubRun struct {
 	log      *slog.Logger
 	baseline *baselineShape // plain raft whose FSM writes this volume; nil: the hub
 	rate     float64        // ops/s offered on a schedule; 0: each station as fast as acks come
+	meter    Meter          // shows the pushes' progress (entries acknowledged); may be nil
+	label    string         // the meter's label
 }
 
 // hubRunResult is what a run measured: its seconds, each push's ack latency and, for the
@@ -373,10 +378,11 @@ func runHub(ctx context.Context, run hubRun) (res hubRunResult, err error) {
 		return res, err
 	}
 	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		errs []error
-		wg   sync.WaitGroup
+		mu    sync.Mutex
+		lat   []time.Duration
+		acked atomic.Int64
+		errs  []error
+		wg    sync.WaitGroup
 	)
 	start, cpu := time.Now(), CPUSeconds()
 	for i, es := range entries {
@@ -414,10 +420,13 @@ func runHub(ctx context.Context, run hubRun) (res hubRunResult, err error) {
 				mu.Lock()
 				lat = append(lat, time.Since(t0))
 				mu.Unlock()
+				acked.Add(1)
 			}
 		}()
 	}
+	stopMeter := meterWhile(ctx, run.meter, run.label, int64(countEntries(entries)), acked.Load)
 	wg.Wait()
+	stopMeter()
 	secs, cpuSecs := time.Since(start).Seconds(), CPUSeconds()-cpu
 	if len(errs) > 0 {
 		return res, errs[0]

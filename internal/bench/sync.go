@@ -43,6 +43,8 @@ type SyncConfig struct {
 	HubStore node.Options
 	Log      *slog.Logger
 	Progress io.Writer
+	// Meter, when set, shows the progress of the import and of the sync (ops acknowledged).
+	Meter Meter
 	// HeapProfile, when set, is a file to write the station's heap profile to right after
 	// the sync (where its peak memory is).
 	HeapProfile string
@@ -106,7 +108,15 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	}
 	defer func() { station.Close() }() // the station reopened below, not this one
 	note(cfg.Progress, "importing the workload into the station")
-	if _, err := station.ImportJSONL(ctx, f, wf.size, node.ImportOptions{}); err != nil {
+	var importOpts node.ImportOptions
+	finishImport := func() {}
+	if cfg.Meter != nil {
+		set, finish := cfg.Meter("import (bytes)", wf.size)
+		importOpts.Progress, finishImport = func(rep node.ImportReport) { set(rep.Offset) }, finish
+	}
+	_, err = station.ImportJSONL(ctx, f, wf.size, importOpts)
+	finishImport()
+	if err != nil {
 		return res, err
 	}
 	res.Ops, res.Cases = station.Status().FeedSeq, station.Status().Cases
@@ -156,7 +166,9 @@ func Sync(ctx context.Context, cfg SyncConfig) (SyncResult, error) {
 	note(cfg.Progress, "syncing %d ops to the hub", res.Ops)
 	ResetPeakRSS()
 	start := time.Now()
+	stopMeter := meterWhile(ctx, cfg.Meter, "sync (ops acknowledged)", int64(res.Ops), func() int64 { return int64(client.Status().Acked.Pos) })
 	secs, err := syncUntilIdle(ctx, client, hubURL, func() bool { return client.Status().Acked.Pos >= res.Ops })
+	stopMeter()
 	if err != nil {
 		return res, err
 	}
