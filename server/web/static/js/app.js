@@ -15,6 +15,8 @@ import { dashboardPage } from './pages/dashboard.js';
 import { stationsPage } from './pages/stations.js';
 import { signinPage } from './pages/signin.js';
 import { auditPage } from './pages/audit.js';
+import { accountsPage } from './pages/accounts.js';
+import { tokensPage } from './pages/tokens.js';
 
 const routes = [
   { path: 'cases', page: casesPage, nav: 'nav.cases' },
@@ -27,6 +29,8 @@ const routes = [
   { path: 'bundles', page: bundlesPage, nav: 'nav.bundles', role: 'station', perm: 'export' },
   { path: 'quarantine', page: quarantinePage, nav: 'nav.quarantine' },
   { path: 'audit', page: auditPage, nav: 'nav.audit', role: 'hub', perm: 'audit' },
+  { path: 'accounts', page: accountsPage, nav: 'nav.accounts', perm: 'manage_accounts' },
+  { path: 'tokens', page: tokensPage, nav: 'nav.tokens', perm: 'read' },
   { path: 'signin', page: signinPage },
 ];
 
