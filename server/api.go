@@ -84,7 +84,7 @@ type StationConfig struct {
 type PeerStatus struct {
 	ID         string `json:"id"`
 	Connected  bool   `json:"connected"`
-	PendingOps uint64 `json:"pending_ops"`         // our ops the peer has not acknowledged (station), or 0
+	PendingOps uint64 `json:"pending_ops"`         // our ops (a hub: scope entries) the peer has not acknowledged
 	LastSync   string `json:"last_sync,omitempty"` // both ways caught up (a hub: the last session's end), Asia/Shanghai
 	LastError  string `json:"last_error,omitempty"`
 	// ClockAheadSeconds (a hub's view of a station) is how far the station's clock was ahead
@@ -96,10 +96,14 @@ type PeerStatus struct {
 	// Region and Revoked describe an enrolled station, in a hub's list of its stations.
 	Region  string `json:"region,omitempty"`
 	Revoked bool   `json:"revoked,omitempty"`
+	// PendingUnknown (a hub's view of a station) says PendingOps is not known here: the
+	// station had no session with this member since it started.
+	PendingUnknown bool `json:"pending_unknown,omitempty"`
 }
 
 // HubPeers reports a hub's stations for its status: every station enrolled, connected to
-// this member or not, with its last contact and how far its clock ran ahead.
+// this member or not, with its last contact, what it has still to take from the hub and how
+// far its clock ran ahead.
 func HubPeers(h *sync.Hub) func() []PeerStatus {
 	return func() []PeerStatus {
 		out := []PeerStatus{}
@@ -109,7 +113,10 @@ func HubPeers(h *sync.Hub) func() []PeerStatus {
 		}
 		for _, st := range sts {
 			p := PeerStatus{ID: st.Station, Connected: st.Connected, ClockAheadSeconds: st.ClockAheadMillis / 1000,
-				Region: st.Region, Revoked: st.Revoked}
+				Region: st.Region, Revoked: st.Revoked, PendingUnknown: st.PendingOps == nil}
+			if st.PendingOps != nil {
+				p.PendingOps = *st.PendingOps
+			}
 			if !st.LastSeen.IsZero() {
 				p.LastSync = st.LastSeen.In(Shanghai).Format(time.RFC3339)
 			}

@@ -139,7 +139,7 @@ func (m *Metrics) registerNodeGauges(cfg StationConfig) {
 }
 
 var (
-	peerPendingDesc   = prometheus.NewDesc("fengqiao_peer_pending_ops", "Our ops the peer has not acknowledged yet.", []string{"peer"}, nil)
+	peerPendingDesc   = prometheus.NewDesc("fengqiao_peer_pending_ops", "What the peer has not acknowledged yet: our ops (at a station), entries of its scope streams (at a hub, as of its latest session with this member).", []string{"peer"}, nil)
 	peerConnectedDesc = prometheus.NewDesc("fengqiao_peer_connected", "1 while a sync session with the peer is up.", []string{"peer"}, nil)
 )
 
@@ -157,7 +157,9 @@ func (c *peerCollector) Collect(ch chan<- prometheus.Metric) {
 		if p.Connected {
 			connected = 1
 		}
-		ch <- prometheus.MustNewConstMetric(peerPendingDesc, prometheus.GaugeValue, float64(p.PendingOps), p.ID)
+		if !p.PendingUnknown { // a hub member that never served the station has no figure
+			ch <- prometheus.MustNewConstMetric(peerPendingDesc, prometheus.GaugeValue, float64(p.PendingOps), p.ID)
+		}
 		ch <- prometheus.MustNewConstMetric(peerConnectedDesc, prometheus.GaugeValue, connected, p.ID)
 	}
 }

@@ -50,6 +50,10 @@ type Hub struct {
 	sessions   map[string]*liveSession
 	clockAhead map[string]int64     // station → ms its latest own stamp lay ahead of its receipt
 	lastSeen   map[string]time.Time // station → when its latest session with this member ended
+	// acked is, per station, where it stands in each of its scope streams as this member's
+	// sessions with it learnt (from its prove, then from each ack): what Stations counts its
+	// pending ops from.
+	acked map[string]map[string]node.Checkpoint
 }
 
 type liveSession struct {
@@ -61,7 +65,7 @@ type liveSession struct {
 // NewHub returns a hub over r.
 func NewHub(cfg HubConfig) *Hub {
 	h := &Hub{r: cfg.Replica, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, window: cfg.Window, timing: cfg.Timing.withDefaults(),
-		sessions: map[string]*liveSession{}, clockAhead: map[string]int64{}}
+		sessions: map[string]*liveSession{}, clockAhead: map[string]int64{}, acked: map[string]map[string]node.Checkpoint{}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -188,7 +192,9 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 			}
 		}
 		s.out = append(s.out, h.scopeStream(scope, after, e, cp.Epoch != ""))
+		h.setAcked(e.Station, scope, node.Checkpoint{Epoch: h.r.Epoch(), Pos: after})
 	}
+	s.onAck = func(stream string, c node.Checkpoint) { h.setAcked(e.Station, stream, c) }
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	h.register(e.Station, &liveSession{cancel: cancel, stats: s.stats, since: h.now()})
@@ -283,6 +289,41 @@ type StationInfo struct {
 	// member started; a station connected now was seen now).
 	LastSeen         time.Time `json:"last_seen,omitzero"`
 	ClockAheadMillis int64     `json:"clock_ahead_ms,omitempty"`
+	// PendingOps is how many entries of its scope streams the station has not acknowledged
+	// (ops, and markers of cases that left its scope), as of its latest session with this
+	// member; nil when it had none since this member started (another member may know).
+	PendingOps *uint64 `json:"pending_ops,omitempty"`
+}
+
+// setAcked records that station stands at c in stream.
+func (h *Hub) setAcked(station, stream string, c node.Checkpoint) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.acked[station] == nil {
+		h.acked[station] = map[string]node.Checkpoint{}
+	}
+	h.acked[station][stream] = c
+}
+
+// pendingForLocked counts the entries of station's scope streams after where it stands (every
+// entry of a stream whose position is of another epoch of this hub's feed), or nil when no
+// session with this member told where it stands. The caller holds h.mu.
+func (h *Hub) pendingForLocked(station string) *uint64 {
+	streams, ok := h.acked[station]
+	if !ok {
+		return nil
+	}
+	var n uint64
+	for scope, c := range streams {
+		seq := h.r.ScopeSeq(scope)
+		switch {
+		case c.Epoch != h.r.Epoch():
+			n += seq
+		case seq > c.Pos:
+			n += seq - c.Pos
+		}
+	}
+	return &n
 }
 
 // Stations lists every station enrolled at the hub, by id, with what this member knows of
@@ -312,6 +353,7 @@ func (h *Hub) Stations() ([]StationInfo, error) {
 			out[i].LastSeen = h.lastSeen[id]
 		}
 		out[i].ClockAheadMillis = h.clockAhead[id]
+		out[i].PendingOps = h.pendingForLocked(id)
 	}
 	slices.SortFunc(out, func(a, b StationInfo) int { return cmpString(a.Station, b.Station) })
 	return out, nil

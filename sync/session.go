@@ -29,6 +29,7 @@ type Replica interface {
 	Apply(ctx context.Context, b node.Batch) (node.Result, error)
 	Feed(after uint64, limit int, skipVia string) ([]node.FeedEntry, uint64, error)
 	ScopeFeed(scope string, after uint64, limit int, skipVia string, stats *node.ReadStats) ([]node.ScopeEntry, uint64, error)
+	ScopeSeq(scope string) uint64
 	CaseScopes(id string) ([]string, error)
 	PeerCheckpoint(peer string) (node.Checkpoint, error)
 	Notify() <-chan struct{}

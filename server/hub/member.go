@@ -175,6 +175,7 @@ func (m *Member) Feed(after uint64, limit int, skipVia string) ([]node.FeedEntry
 func (m *Member) ScopeFeed(scope string, after uint64, limit int, skipVia string, stats *node.ReadStats) ([]node.ScopeEntry, uint64, error) {
 	return m.fsm.Replica().ScopeFeed(scope, after, limit, skipVia, stats)
 }
+func (m *Member) ScopeSeq(scope string) uint64           { return m.fsm.Replica().ScopeSeq(scope) }
 func (m *Member) CaseScopes(id string) ([]string, error) { return m.fsm.Replica().CaseScopes(id) }
 func (m *Member) PeerCheckpoint(peer string) (node.Checkpoint, error) {
 	return m.fsm.Replica().PeerCheckpoint(peer)
