@@ -26,3 +26,8 @@ func (r *Replica) checkSpace() error {
 	}
 	return nil
 }
+
+// MinFreeBytes returns the free-space reserve in force (Options.MinFreeBytes after
+// defaults; negative: none). A hub member refuses to propose below it (server/hub), since a
+// Raft entry, once committed, cannot be refused by its replica.
+func (r *Replica) MinFreeBytes() int64 { return r.opts.MinFreeBytes }

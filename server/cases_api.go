@@ -32,7 +32,8 @@ func (s *station) registerWorkflowRoutes(mux *http.ServeMux) {
 }
 
 // writeFailure answers a failed read or write: a *cases.FieldError with its 4xx, a replica
-// that is not available with 503, anything else with 500 (logged without personal data).
+// that is not available with 503, a disk below its reserve (node.ErrDiskFull: nothing
+// written) with 507, anything else with 500 (logged without personal data).
 func (s *station) writeFailure(w http.ResponseWriter, what string, err error) {
 	var fe *cases.FieldError
 	switch {
@@ -53,6 +54,8 @@ func (s *station) writeFailure(w http.ResponseWriter, what string, err error) {
 		writeError(w, http.StatusBadRequest, "invalid", "请求无效 / invalid request: "+err.Error(), "")
 	case errors.Is(err, node.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no_case", "案件不存在 / no such case", "id")
+	case errors.Is(err, node.ErrDiskFull): // nothing written; writes go on once space returns
+		writeError(w, http.StatusInsufficientStorage, "disk_full", err.Error(), "")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, node.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "暂时无法处理，请稍后重试 / not available now; try again", "")
 	default:

@@ -54,6 +54,10 @@ type ClusterConfig struct {
 	// HTTPS, when set, is the certificate the member's HTTPS listener presents: the
 	// cluster issues it a leaf signed by the hub key as soon as the member holds that key.
 	HTTPS *ServingCert
+	// DiskFree reads the free bytes of the disk holding dir (Dir: the Raft log and the
+	// replica); below the replica's reserve (Replica.MinFreeBytes) the member proposes
+	// nothing (diskspace.go). Nil: DiskFree, the real disk; tests fake a full one.
+	DiskFree func(dir string) (uint64, error)
 }
 
 // Cluster is one member of a hub's Raft cluster over its whole life: empty (waiting to be
@@ -163,6 +167,11 @@ func (c *Cluster) start(id *node.Identity, bootstrap *raft.Configuration) (err e
 		return fmt.Errorf("open replica: %w", err)
 	}
 	closers = append(closers, fsm)
+	diskFree, dir := c.cfg.DiskFree, c.cfg.Dir
+	if diskFree == nil {
+		diskFree = DiskFree
+	}
+	fsm.diskFree = func() (uint64, error) { return diskFree(dir) }
 	store, err := raftstore.Open(filepath.Join(c.cfg.Dir, "raft"), raftstore.Options{Logger: c.cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
@@ -209,7 +218,8 @@ func (c *Cluster) start(id *node.Identity, bootstrap *raft.Configuration) (err e
 	}
 	c.fsm, c.store, c.trans, c.raft = fsm, store, trans, r
 	sign := func(msg []byte) []byte { return fsm.Replica().SessionSignature(msg) }
-	c.member = NewMember(fsm, r, MemberOptions{Forward: HTTPForwardTo(r, sign, c.memberURL, c.cfg.Client), Now: c.cfg.Now})
+	c.member = NewMember(fsm, r, MemberOptions{Forward: HTTPForwardTo(r, sign, c.memberURL, c.cfg.Client), Now: c.cfg.Now,
+		ID: c.cfg.MemberID, DiskFree: fsm.diskFree, MinFreeBytes: fsm.Replica().MinFreeBytes()})
 	c.running = true
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})

@@ -23,6 +23,9 @@ type ClusterStatus struct {
 	// the leader): a member that joined with nothing and shows one caught up by snapshot.
 	SnapshotIndex uint64          `json:"snapshot_index"`
 	Members       []ClusterMember `json:"members"`
+	// Disk is the member's free space against its reserve (absent while empty, or where
+	// the disk cannot tell): refusing, the member proposes nothing.
+	Disk *DiskStatus `json:"disk,omitempty"`
 }
 
 // ClusterMember is one server of the Raft configuration.
@@ -52,6 +55,11 @@ func (c *Cluster) Status() ClusterStatus {
 		}
 	}
 	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].ID < st.Members[j].ID })
+	if m := c.Member(); m != nil {
+		if d, ok := m.Disk(); ok {
+			st.Disk = &d
+		}
+	}
 	return st
 }
 
@@ -60,8 +68,9 @@ func (c *Cluster) Status() ClusterStatus {
 // would serve stale feeds.
 const readyLag = 1024
 
-// Serving says whether the member can serve stations now: Raft runs, a leader is known, and
-// the member has applied nearly everything committed. Otherwise the error says why.
+// Serving says whether the member can serve stations now: Raft runs, a leader is known, the
+// member has applied nearly everything committed, and its disk is above its reserve (below
+// it, the error wraps node.ErrDiskFull). Otherwise the error says why.
 func (c *Cluster) Serving() error {
 	r := c.Raft()
 	if r == nil {
@@ -75,6 +84,11 @@ func (c *Cluster) Serving() error {
 	}
 	if commit, applied := r.CommitIndex(), r.AppliedIndex(); commit > applied+readyLag {
 		return fmt.Errorf("catching up: applied %d of %d committed entries / 正在追赶日志", applied, commit)
+	}
+	if m := c.Member(); m != nil {
+		if err := m.checkDisk(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -22,7 +22,8 @@ import (
 // Forwarding between member processes: a follower POSTs an entry to the leader's
 // /raft/propose, signed with the hub's key (every member holds it: the members are one hub),
 // and the leader proposes it and answers what applying it did. A request not signed with the
-// hub's key is refused before anything is proposed.
+// hub's key is refused before anything is proposed; a leader whose disk is below its
+// reserve answers 507, which the follower returns as an error wrapping node.ErrDiskFull.
 
 // ForwardPath is where a member serves forwarded entries.
 const ForwardPath = "/raft/propose"
@@ -109,6 +110,10 @@ func (m *Member) ForwardHandler() http.Handler {
 			http.Error(w, "not the leader", http.StatusMisdirectedRequest)
 			return
 		}
+		if errors.Is(err, node.ErrDiskFull) {
+			http.Error(w, err.Error(), http.StatusInsufficientStorage)
+			return
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -167,6 +172,8 @@ func HTTPForwardTo(r *raft.Raft, sign func(msg []byte) []byte, urlOf func(raft.S
 		case http.StatusOK:
 		case http.StatusMisdirectedRequest, http.StatusServiceUnavailable:
 			return ApplyResult{}, ErrNotLeader
+		case http.StatusInsufficientStorage: // the leader's disk is below its reserve
+			return ApplyResult{}, &diskFullError{msg: fmt.Sprintf("forward to %s: %s", id, bytes.TrimSpace(body))}
 		default:
 			return ApplyResult{}, fmt.Errorf("forward to %s: %s: %s", id, resp.Status, bytes.TrimSpace(body))
 		}

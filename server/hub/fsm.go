@@ -22,6 +22,9 @@ type FSM struct {
 	// (NewFSM) the FSM takes no snapshots.
 	dir  string
 	opts node.Options
+	// diskFree, when set (a Cluster sets it before raft starts), reads the free space of the
+	// member's disk: a snapshot that would leave less than the reserve is refused.
+	diskFree func() (uint64, error)
 
 	mu sync.RWMutex // guards r, which Restore replaces
 	r  *node.Replica

@@ -37,6 +37,13 @@ type MemberOptions struct {
 	Forward func(ctx context.Context, entry []byte) (ApplyResult, error)
 	// ApplyTimeout bounds one raft.Apply. Default 10s.
 	ApplyTimeout time.Duration
+	// ID names the member in its errors (its Raft server id).
+	ID string
+	// DiskFree, when set, reads the free bytes of the disk holding the member's Raft log and
+	// replica; below MinFreeBytes (negative: no check) the member proposes nothing and
+	// answers node.ErrDiskFull (diskspace.go). Nil: no check.
+	DiskFree     func() (uint64, error)
+	MinFreeBytes int64
 }
 
 // NewMember returns the member over fsm and its raft server.
@@ -54,10 +61,18 @@ func NewMember(fsm *FSM, r *raft.Raft, opts MemberOptions) *Member {
 var ErrNotLeader = errors.New("not the hub's raft leader")
 
 // Propose commits an entry through this member, which must be the leader, and returns what
-// applying it did. It retries nothing: callers retry on ErrNotLeader.
+// applying it did. It retries nothing: callers retry on ErrNotLeader. A leader whose disk
+// is below its reserve refuses with an error wrapping node.ErrDiskFull and hands its
+// leadership to another member.
 func (m *Member) Propose(ctx context.Context, entry []byte) (ApplyResult, error) {
 	if m.raft.State() != raft.Leader {
 		return ApplyResult{}, ErrNotLeader
+	}
+	if err := m.checkDisk(); err != nil {
+		// A transfer already under way answers an error here, and so does a cluster of one:
+		// the refusal stands either way.
+		_ = m.raft.LeadershipTransfer()
+		return ApplyResult{}, err
 	}
 	f := m.raft.Apply(entry, m.opts.ApplyTimeout)
 	if err := f.Error(); err != nil {
@@ -74,9 +89,15 @@ func (m *Member) Propose(ctx context.Context, entry []byte) (ApplyResult, error)
 }
 
 // propose commits entry through the leader, wherever it is, retrying while leadership moves,
-// then waits until this member's replica has applied it (read your writes).
+// then waits until this member's replica has applied it (read your writes). It proposes
+// nothing while this member's own disk is below its reserve; a leader's refusal for lack
+// of space is retried for up to ApplyTimeout, while that leader hands its leadership on.
 func (m *Member) propose(ctx context.Context, entry []byte) (ApplyResult, error) {
+	if err := m.checkDisk(); err != nil {
+		return ApplyResult{}, err
+	}
 	backoff := 10 * time.Millisecond
+	var leaderFull time.Time // when the leader first refused for lack of space
 	for {
 		res, err := m.Propose(ctx, entry)
 		if errors.Is(err, ErrNotLeader) && m.opts.Forward != nil {
@@ -85,11 +106,23 @@ func (m *Member) propose(ctx context.Context, entry []byte) (ApplyResult, error)
 		if err == nil {
 			return res, m.waitApplied(ctx, res.Index)
 		}
-		if !errors.Is(err, ErrNotLeader) {
+		if errors.Is(err, node.ErrDiskFull) {
+			if own := m.checkDisk(); own != nil {
+				return ApplyResult{}, own
+			}
+			if leaderFull.IsZero() {
+				leaderFull = time.Now()
+			} else if time.Since(leaderFull) > m.opts.ApplyTimeout {
+				return ApplyResult{}, err
+			}
+		} else if !errors.Is(err, ErrNotLeader) {
 			return ApplyResult{}, err
 		}
 		select {
 		case <-ctx.Done():
+			if !leaderFull.IsZero() && errors.Is(err, node.ErrDiskFull) {
+				return ApplyResult{}, err
+			}
 			return ApplyResult{}, fmt.Errorf("no hub leader: %w", ctx.Err())
 		case <-time.After(backoff):
 		}

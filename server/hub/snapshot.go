@@ -32,6 +32,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	ck := filepath.Join(tmp, "store")
 	if err := f.Replica().Checkpoint(ck); err != nil {
 		_ = os.RemoveAll(tmp)
+		return nil, fmt.Errorf("snapshot: checkpoint: %w", err)
+	}
+	if err := f.checkSnapshotSpace(ck); err != nil {
+		_ = os.RemoveAll(tmp)
 		return nil, err
 	}
 	return &snapshot{dir: ck, tmp: tmp}, nil

@@ -17,7 +17,21 @@ import (
 // startTestCluster bootstraps three members (real TLS Raft, real HTTP) and joins the others.
 func startTestCluster(t *testing.T, ctx context.Context, root string) []*testMember {
 	t.Helper()
-	ms := []*testMember{newTestMember(t, root, "m1", clusterToken), newTestMember(t, root, "m2", clusterToken), newTestMember(t, root, "m3", clusterToken)}
+	return startTestClusterWith(t, ctx, root, nil)
+}
+
+// startTestClusterWith is startTestCluster with adjust, when set, changing member i's
+// configuration.
+func startTestClusterWith(t *testing.T, ctx context.Context, root string, adjust func(i int, cfg *hub.ClusterConfig)) []*testMember {
+	t.Helper()
+	var ms []*testMember
+	for i, id := range []string{"m1", "m2", "m3"} {
+		var a func(*hub.ClusterConfig)
+		if adjust != nil {
+			a = func(cfg *hub.ClusterConfig) { adjust(i, cfg) }
+		}
+		ms = append(ms, newTestMemberWith(t, root, id, clusterToken, a))
+	}
 	if err := ms[0].c.Bootstrap(ctx, "zs-hub", "420323", []hub.Peer{{ID: "m2", URL: ms[1].url}, {ID: "m3", URL: ms[2].url}}); err != nil {
 		t.Fatal(err)
 	}
