@@ -16,6 +16,10 @@ var (
 		return encodeHello(hello{Versions: versions, Node: node, Key: key, Nonce: newNonce()})
 	}
 	EncodeAckForTest = encodeAck
+	// SetAckedForTest records an acked position as a session's ack would.
+	SetAckedForTest = func(r Replica, hub string, cp node.Checkpoint) error {
+		return r.PutDoc(context.Background(), docAcked, hub, encodeAcked(cp))
+	}
 )
 
 // DialRawForTest completes a station's handshake with the hub at url and returns the

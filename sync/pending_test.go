@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fengqiao/fengqiao/node"
 	fsync "github.com/fengqiao/fengqiao/sync"
 )
 
@@ -56,4 +57,26 @@ func TestHub_PendingOpsPerStation(t *testing.T) {
 	a.run(t)
 	waitFor(t, 10*time.Second, "stA caught up again", pendingIs(0))
 	waitFor(t, 10*time.Second, "the five cases at stA", func() bool { _, _, err := a.r.Case("H-4"); return err == nil })
+}
+
+// An ack lost with its session (the hub applied the station's last batch, the link broke
+// before the ack arrived) is made good at the next session from the position the hub says
+// it holds, even when the station has nothing new to send: nothing stays pending.
+func TestStation_LostAckIsMadeGoodByTheNextSession(t *testing.T) {
+	h := startHub(t, "hub1")
+	a := enrollStation(t, h, "stA", townA)
+	mustWrite(t, a.r, registration("A-1", villageA, "grid1"))
+	mustWrite(t, a.r, registration("A-2", villageA, "grid1"))
+	syncOnce(t, a)
+	if got := a.st.Status().Acked.Pos; got != a.r.Status().FeedSeq {
+		t.Fatalf("acked %d of %d after a full session", got, a.r.Status().FeedSeq)
+	}
+	// As if the last ack had been lost: the station knows only the first op acknowledged.
+	if err := fsync.SetAckedForTest(a.r, "hub1", node.Checkpoint{Epoch: a.r.Epoch(), Pos: 1}); err != nil {
+		t.Fatal(err)
+	}
+	syncOnce(t, a)
+	if got, want := a.st.Status().Acked.Pos, a.r.Status().FeedSeq; got != want {
+		t.Fatalf("after the next session the station counts %d of %d ops acknowledged: the hub held them all", got, want)
+	}
 }
