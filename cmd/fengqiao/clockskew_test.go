@@ -19,6 +19,8 @@ func TestStation_ReportsItsClockAheadOfTheHub(t *testing.T) {
 	stopHub, _ := startCommand(t, "hub", "--dir", filepath.Join(dir, "hub"), "--id", "zs-hub", "--region", "420323", "--http", hubAddr)
 	defer func() { _ = stopHub() }()
 	hubURL := "http://" + hubAddr
+	var hubStatus server.StatusResponse
+	getJSON(t, hubURL+"/api/v1/status", &hubStatus) // polls until the hub serves
 	stDir := filepath.Join(dir, "st")
 	if out, errOut, err := runApp(t, commands(), nil, "enroll", "--hub", hubURL, "--dir", stDir, "--id", "zs-chengguan", "--region", "420323100"); err != nil {
 		t.Fatalf("enroll: %v\n%s\n%s", err, out, errOut)
