@@ -16,7 +16,7 @@ import (
 // link heals: every op on both sides, each exactly once, the same case states.
 func TestSync_ConvergesThroughFaultyLink(t *testing.T) {
 	// Lost frames are found by timers: make them short.
-	fast := fsync.Timing{Ping: 100 * time.Millisecond, Handshake: time.Second}
+	fast := fsync.Timing{Ping: 100 * time.Millisecond, Handshake: time.Second, Ack: 2 * time.Second}
 	h := startHubWith(t, "hub1", fsync.HubConfig{Timing: fast})
 	a := enrollStation(t, h, "stA", townA)
 	target := h.srv.Listener.Addr().String()

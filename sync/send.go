@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/fengqiao/fengqiao/cases"
@@ -41,12 +42,19 @@ func (s *session) sender(ctx context.Context) error {
 		wireTarget = startWireBatch
 		ratio      = 3.0 // raw bytes per wire byte, learnt from each batch
 		perEntry   = 300 // raw bytes per entry, learnt from each read
+		// ackWait fires when batches are in flight and no ack has advanced for
+		// timing.Ack: a batch lost on the way is never acked (see Timing.Ack).
+		ackWait = newAckWatch(s.timing.Ack)
 	)
+	defer ackWait.stop()
 	// Acks are cumulative: ack n acknowledges every batch up to n, so a lost or late ack
 	// is made good by the next one (receivers repeat their last ack with each ping).
 	ack := func(n uint64) error {
 		if n > seq {
 			return failf(ErrCodeProtocol, "ack of batch %d, only %d sent", n, seq)
+		}
+		if len(flight) > 0 && flight[0].seq <= n {
+			ackWait.progress()
 		}
 		for len(flight) > 0 && flight[0].seq <= n {
 			f := flight[0]
@@ -84,6 +92,8 @@ func (s *session) sender(ctx context.Context) error {
 					if err := ack(n); err != nil {
 						return err
 					}
+				case <-ackWait.c(len(flight)):
+					return ackWait.expired(flight[0].seq, s.peer)
 				case <-ctx.Done():
 					return nil
 				}
@@ -125,6 +135,9 @@ func (s *session) sender(ctx context.Context) error {
 				return err
 			}
 			st.sent = next
+			if len(flight) == 0 {
+				ackWait.progress() // the wait starts with the first batch in flight
+			}
 			flight = append(flight, inflight{seq: seq, stream: st, to: next, wire: len(frameBytes), sentAt: s.now()})
 			s.stats.BatchesSent.Add(1)
 			s.stats.OpsSent.Add(uint64(n))
@@ -139,12 +152,49 @@ func (s *session) sender(ctx context.Context) error {
 				return err
 			}
 			s.stats.CaughtUp.Store(len(flight) == 0)
+		case <-ackWait.c(len(flight)):
+			return ackWait.expired(flight[0].seq, s.peer)
 		case <-notify:
 		case <-ctx.Done():
 			return nil
 		}
 	}
 }
+
+// ackWatch measures, on the monotonic clock (a station's injectable clock may jump), how
+// long the oldest batch in flight has gone without an ack advancing.
+type ackWatch struct {
+	limit time.Duration
+	timer *time.Timer
+	since time.Time
+}
+
+func newAckWatch(limit time.Duration) *ackWatch {
+	t := time.NewTimer(limit)
+	t.Stop()
+	return &ackWatch{limit: limit, timer: t}
+}
+
+// progress restarts the wait: an ack advanced, or a batch went out with none in flight.
+func (w *ackWatch) progress() {
+	w.since = time.Now()
+	w.timer.Reset(w.limit)
+}
+
+// c is the channel to wait on: nil (never ready) with nothing in flight.
+func (w *ackWatch) c(inFlight int) <-chan time.Time {
+	if inFlight == 0 {
+		return nil
+	}
+	return w.timer.C
+}
+
+func (w *ackWatch) expired(seq uint64, peer string) error {
+	return fmt.Errorf("no ack from %s for batch %d in %s: a frame was lost on the way; the next session resumes from the checkpoint",
+		peer, seq, time.Since(w.since).Round(time.Second))
+}
+
+func (w *ackWatch) stop() { w.timer.Stop() }
 
 // buildBatch encodes entries of got into a batch of at most rawBudget raw bytes (at least
 // one entry), with the signed head of this node's chain where the batch ends.

@@ -49,6 +49,11 @@ type Timing struct {
 	Ping time.Duration
 	// Handshake bounds the whole handshake (default 20s).
 	Handshake time.Duration
+	// Ack ends a session when batches are in flight and no ack has advanced for this long
+	// (default 3m). Over TCP a message is never lost inside a connection, but a middlebox
+	// that drops one would otherwise stall the session for good once nothing new is sent
+	// after it; the next session resumes from the receiver's checkpoint.
+	Ack time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -60,6 +65,9 @@ func (t Timing) withDefaults() Timing {
 	}
 	if t.Handshake <= 0 {
 		t.Handshake = 20 * time.Second
+	}
+	if t.Ack <= 0 {
+		t.Ack = 3 * time.Minute
 	}
 	return t
 }
