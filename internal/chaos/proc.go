@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	gosync "sync"
 	"syscall"
 	"time"
@@ -110,13 +113,54 @@ func (p *proc) unexpected() string {
 	return p.exitNote
 }
 
+// freeAddr picks a loopback address for a process that the controller restarts under the
+// same address (a hub member's Raft and HTTP addresses are in the cluster's configuration;
+// a station's is where its status is read). A port the kernel hands out (":0") comes from
+// the ephemeral range, which every outgoing connection of the run draws from as well: while
+// a process was down between lives, a connection could take its port and the next life
+// failed with "address already in use" (seen in a 10-minute run). Ports are picked below
+// the ephemeral range, where no connection lands, and never twice in a run.
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	lo, hi := listenRange()
+	for range 1000 {
+		port := lo + rand.IntN(hi-lo)
+		if portsGiven[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // in use by something else on the machine
+		}
+		ln.Close()
+		portsGiven[port] = true
+		return addr, nil
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free loopback port in %d-%d", lo, hi)
+}
+
+var (
+	portsMu    gosync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// listenRange is the range freeAddr picks from: from 10000 up to the start of the kernel's
+// ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range, 32768 by default).
+func listenRange() (lo, hi int) {
+	lo, hi = 10000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 2 {
+		if start, err := strconv.Atoi(f[0]); err == nil && start > lo+1000 {
+			hi = start
+		}
+	}
+	return lo, hi
 }
 
 var httpClient = &http.Client{Timeout: 3 * time.Second}
