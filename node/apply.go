@@ -60,6 +60,11 @@ func (r *Replica) Apply(ctx context.Context, b Batch) (Result, error) {
 	if err := a.putDocs(b.Docs); err != nil {
 		return Result{}, fmt.Errorf("apply batch from %q: %w", b.From, err)
 	}
+	if b.RotateKey != nil {
+		if err := a.rotateKey(b.RotateKey); err != nil {
+			return Result{}, fmt.Errorf("apply batch from %q: %w", b.From, err)
+		}
+	}
 	if b.Checkpoint != nil && b.From != "" {
 		// A checkpoint only moves forward within an epoch: an old bundle imported again, or
 		// a window resent after a break, must not make the next session resend more.
@@ -108,6 +113,7 @@ type applier struct {
 	left         map[string]bool // cases marked (true) or unmarked (false) as left, this batch
 	leftList     []string
 	pendingDelta int64           // ops held minus ops released by this batch
+	newKeys      *keyState       // a key rotation of this batch, published on commit
 	eqSeen       map[string]bool // equivocation keys written by this batch
 	buf          []byte
 	w            *mp.Writer
@@ -490,6 +496,9 @@ func (a *applier) commit() error {
 		r.raftApplied = a.raftIndex
 	}
 	a.publishPeople()
+	if a.newKeys != nil {
+		r.keys.Store(a.newKeys)
+	}
 	r.notifyChanged()
 	a.res.FeedSeq = a.feed
 	return nil

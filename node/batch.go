@@ -60,6 +60,9 @@ type Batch struct {
 	// StampReceipt makes this replica record ReceivedAt into ops that carry no receipt time
 	// yet: hubs set it, so every replica downstream judges a stamp against the same instant.
 	StampReceipt bool
+	// RotateKey, when set, replaces the replica's key with a new one, adding the link from
+	// the old (KeyChain). Only a hub's Raft entries carry it.
+	RotateKey *KeyRotation
 }
 
 // Result says what a batch did.

@@ -110,7 +110,7 @@ func (r *Replica) Head() SignedHead {
 		h.Seq, h.Hash = c.Seq, c.Hash
 	}
 	r.applyMu.Unlock()
-	h.Sig = ed25519.Sign(r.key, headMessage(h.Origin, h.Seq, h.Hash))
+	h.Sig = ed25519.Sign(r.signingKey(), headMessage(h.Origin, h.Seq, h.Hash))
 	return h
 }
 

@@ -39,7 +39,7 @@ func NewIdentity(node, region string) (Identity, error) {
 // Identity returns the replica's identity, private key included: only a hub member handing
 // it to a member joining its cluster has a use for it.
 func (r *Replica) Identity() Identity {
-	return Identity{Node: r.origin.Node, Region: r.region, Key: r.key, Epoch: r.epoch, Incarnation: r.origin.Incarnation}
+	return Identity{Node: r.origin.Node, Region: r.region, Key: r.signingKey(), Epoch: r.epoch, Incarnation: r.origin.Incarnation}
 }
 
 // Encode gives the identity's bytes (secret: they hold the private key).

@@ -205,14 +205,14 @@ func (r *Replica) SignHeadAt(seq uint64) (SignedHead, error) {
 			return SignedHead{}, fmt.Errorf("sign head at %d: %w", seq, err)
 		}
 	}
-	h.Sig = ed25519.Sign(r.key, headMessage(h.Origin, h.Seq, h.Hash))
+	h.Sig = ed25519.Sign(r.signingKey(), headMessage(h.Origin, h.Seq, h.Hash))
 	return h, nil
 }
 
 // SessionSignature signs a sync session's transcript with the node's key. The fixed prefix
 // keeps such a signature from ever being taken for a chain head.
 func (r *Replica) SessionSignature(transcript []byte) []byte {
-	return ed25519.Sign(r.key, SessionMessage(transcript))
+	return ed25519.Sign(r.signingKey(), SessionMessage(transcript))
 }
 
 // SessionMessage is what a session signature covers.

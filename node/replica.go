@@ -54,7 +54,7 @@ type Replica struct {
 	dir    string
 	db     *pebble.DB
 	origin crdt.Origin
-	key    ed25519.PrivateKey
+	keys   atomic.Pointer[keyState] // the signing key and its rotations (keyrotation.go)
 	epoch  string
 	region string
 	heads  *headCache // safe for concurrent use
@@ -266,11 +266,9 @@ func (r *Replica) load() error {
 		return fmt.Errorf("store serves region %q, asked for %q (a region changes only by re-enrolling)", region, r.opts.Region)
 	}
 	r.region = string(region)
-	key, err := r.getMeta("key")
-	if err != nil || len(key) != ed25519.PrivateKeySize {
-		return fmt.Errorf("node key: missing or corrupt (%v)", err)
+	if err := r.loadKeys(); err != nil {
+		return err
 	}
-	r.key = ed25519.PrivateKey(key)
 	epoch, err := r.getMeta("epoch")
 	if err != nil {
 		return fmt.Errorf("epoch: %w", err)
@@ -473,7 +471,7 @@ func (r *Replica) Close() error {
 func (r *Replica) Origin() crdt.Origin { return r.origin }
 
 // PublicKey returns the node's Ed25519 public key.
-func (r *Replica) PublicKey() ed25519.PublicKey { return r.key.Public().(ed25519.PublicKey) }
+func (r *Replica) PublicKey() ed25519.PublicKey { return r.signingKey().Public().(ed25519.PublicKey) }
 
 // Epoch returns the feed's epoch: a peer whose checkpoint names another epoch starts over.
 func (r *Replica) Epoch() string { return r.epoch }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 
@@ -17,7 +18,12 @@ import (
 //	1: a batch; its writer rule is [node, scopes]
 //	2: the writer rule may be [node, scopes, anyOrigin] (a county hub forwarding its
 //	   stations' ops to its city hub)
-const EntryVersion = 2
+//	3: a 13th element, the hub key's rotation [new private key, its link as a key chain of
+//	   one] (node.KeyRotation)
+const EntryVersion = 3
+
+// maxKeyLinkBytes bounds the encoded link of a key rotation in an entry.
+const maxKeyLinkBytes = 1024
 
 // Entry kinds.
 const (
@@ -47,11 +53,14 @@ var (
 // that every member judges the ops' stamps against the same instant.
 func EncodeBatch(b *node.Batch) []byte {
 	return mp.Encode(func(w *mp.Writer) {
-		w.ArrayLen(12)
-		version := uint64(1)
+		n, version := 12, uint64(1)
 		if b.Writer != nil && b.Writer.AnyOrigin {
 			version = 2
 		}
+		if b.RotateKey != nil {
+			n, version = 13, 3
+		}
+		w.ArrayLen(n)
 		w.Uint(version)
 		w.Uint(kindBatch)
 		w.String(b.From)
@@ -126,6 +135,11 @@ func EncodeBatch(b *node.Batch) []byte {
 				w.Bool(d.IfAbsent)
 			}
 		}
+		if b.RotateKey != nil {
+			w.ArrayLen(2)
+			w.Bin(b.RotateKey.Key)
+			w.Bin(node.EncodeKeyChain([]node.KeyLink{b.RotateKey.Link}))
+		}
 	})
 }
 
@@ -139,7 +153,7 @@ func DecodeEntry(data []byte) (node.Batch, error) {
 	if rd.Err() == nil && version > EntryVersion {
 		return b, fmt.Errorf("%w: version %d, this build reads up to %d", ErrNewerEntry, version, EntryVersion)
 	}
-	if kind := rd.Uint(); rd.Err() == nil && (kind != kindBatch || n != 12) {
+	if kind := rd.Uint(); rd.Err() == nil && (kind != kindBatch || n != 12 && (n != 13 || version < 3)) {
 		return b, fmt.Errorf("%w: kind %d with %d elements", ErrBadEntry, kind, n)
 	}
 	b.From = rd.String(maxIDLen)
@@ -213,6 +227,22 @@ func DecodeEntry(data []byte) (node.Batch, error) {
 			}
 			d.IfAbsent = rd.Bool()
 			b.Docs = append(b.Docs, d)
+		}
+	}
+	if n == 13 {
+		rd.ExpectArray(2, 2)
+		key := bytes.Clone(rd.Bytes(ed25519.PrivateKeySize))
+		linkBytes := rd.Bytes(maxKeyLinkBytes)
+		if rd.Err() == nil && len(key) != ed25519.PrivateKeySize {
+			rd.Failf("key rotation with a key of %d bytes", len(key))
+		}
+		if rd.Err() == nil {
+			links, err := node.DecodeKeyChain(linkBytes)
+			if err != nil || len(links) != 1 {
+				rd.Failf("key rotation with %d links (%v)", len(links), err)
+			} else {
+				b.RotateKey = &node.KeyRotation{Key: key, Link: links[0]}
+			}
 		}
 	}
 	if rd.Err() == nil && rd.Remaining() != 0 {

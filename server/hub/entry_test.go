@@ -1,6 +1,9 @@
 package hub_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"testing"
 
@@ -61,6 +64,45 @@ func TestEntry_HubPeerRuleIsVersion2(t *testing.T) {
 	}
 }
 
+func sampleRotation(t testing.TB) node.KeyRotation {
+	t.Helper()
+	_, old, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node.NewKeyRotation("zs-hub", old, next, 1767225600123)
+}
+
+// A rotation of the hub key travels as a version-3 entry with its key; a batch without one
+// keeps its older version.
+func TestEntry_KeyRotationIsVersion3(t *testing.T) {
+	rot := sampleRotation(t)
+	b := node.Batch{From: "", ReceivedAt: 1767225600123, RotateKey: &rot}
+	data := hub.EncodeBatch(&b)
+	if data[1] != 3 {
+		t.Fatalf("a key rotation is written as version %d", data[1])
+	}
+	got, err := hub.DecodeEntry(data)
+	if err != nil || got.RotateKey == nil || !bytes.Equal(got.RotateKey.Key, rot.Key) || got.RotateKey.Link.Verify() != nil ||
+		got.RotateKey.Link.At != rot.Link.At {
+		t.Fatalf("decoded %+v, %v", got.RotateKey, err)
+	}
+	short := node.Batch{RotateKey: &node.KeyRotation{Key: make([]byte, 32), Link: rot.Link}}
+	if _, err := hub.DecodeEntry(hub.EncodeBatch(&short)); !errors.Is(err, hub.ErrBadEntry) {
+		t.Errorf("a rotation with a 32-byte key: %v, want ErrBadEntry", err)
+	}
+	plain := sampleBatch()
+	thirteen := hub.EncodeBatch(&plain)
+	thirteen[0]++ // 13 elements claimed by a version-1 entry
+	if _, err := hub.DecodeEntry(thirteen); !errors.Is(err, hub.ErrBadEntry) {
+		t.Errorf("13 elements in a version-1 entry: %v, want ErrBadEntry", err)
+	}
+}
+
 // An entry of a newer format is refused as such (the member stops, never guesses); garbage
 // and length bombs are refused without allocating what they declare.
 func TestEntry_RefusesNewerAndMalformed(t *testing.T) {
@@ -86,6 +128,9 @@ func TestEntry_RefusesNewerAndMalformed(t *testing.T) {
 func FuzzDecodeEntry(f *testing.F) {
 	b := sampleBatch()
 	f.Add(hub.EncodeBatch(&b))
+	r := sampleRotation(f)
+	rot := node.Batch{RotateKey: &r}
+	f.Add(hub.EncodeBatch(&rot))
 	f.Add([]byte{0x9c, 0x01, 0x01, 0xa3, 's', 't', 'A', 0x00, 0xc3, 0xc2, 0xc0, 0xc0, 0xdd, 0x7f, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := hub.DecodeEntry(data)
