@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,12 @@ type Replica interface {
 }
 
 var _ Replica = (*node.Replica)(nil)
+
+// keyed is a replica whose key the status shows (a station's replica, a hub member).
+type keyed interface {
+	PublicKey() ed25519.PublicKey
+	KeyChain() []node.KeyLink
+}
 
 // Writer writes people's changes: a station's replica, or a hub member, whose writes go
 // through the Raft log and return once applied at that member (so a read that follows on the
@@ -96,6 +103,8 @@ type PeerStatus struct {
 	// Region and Revoked describe an enrolled station, in a hub's list of its stations.
 	Region  string `json:"region,omitempty"`
 	Revoked bool   `json:"revoked,omitempty"`
+	// KeyFingerprint (a station's view of its hub) is the hub key the station trusts now.
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 	// PendingUnknown (a hub's view of a station) says PendingOps is not known here: the
 	// station had no session with this member since it started.
 	PendingUnknown bool `json:"pending_unknown,omitempty"`
@@ -219,8 +228,12 @@ type StatusResponse struct {
 	Quarantined   uint64       `json:"quarantined_ops"`
 	Peers         []PeerStatus `json:"peers"`
 	Raft          any          `json:"raft,omitempty"` // a hub member's raft state, leader, term, indexes, members
-	Now           string       `json:"now"`            // the station's clock, Asia/Shanghai
-	UptimeSeconds int64        `json:"uptime_seconds"`
+	// KeyFingerprint is the node's public key as people compare it (sync.KeyFingerprint);
+	// KeyRotations how often the key was rotated (fengqiao rotate-key).
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	KeyRotations   int    `json:"key_rotations,omitempty"`
+	Now            string `json:"now"` // the station's clock, Asia/Shanghai
+	UptimeSeconds  int64  `json:"uptime_seconds"`
 }
 
 // status serves GET /api/v1/status to anyone, like /healthz and /metrics: it holds counts,
@@ -237,12 +250,16 @@ func (s *station) status(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Raft != nil {
 		raftState = s.cfg.Raft()
 	}
-	writeJSON(w, http.StatusOK, StatusResponse{
+	resp := StatusResponse{
 		Node: st.Node, Role: s.cfg.Role, Region: st.Region, Incarnation: st.Incarnation, Epoch: st.Epoch,
 		Cases: st.Cases, Ops: st.FeedSeq, FeedSeq: st.FeedSeq, PendingOps: st.Pending,
 		Equivocations: st.Equivocations, Quarantined: st.Quarantined, Peers: peers, Raft: raftState,
 		Now: now.In(Shanghai).Format(time.RFC3339), UptimeSeconds: int64(now.Sub(s.cfg.Started).Seconds()),
-	})
+	}
+	if k, ok := s.cfg.Replica.(keyed); ok {
+		resp.KeyFingerprint, resp.KeyRotations = sync.KeyFingerprint(k.PublicKey()), len(k.KeyChain())
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // CaseList is the body of GET /api/v1/cases: one page, and the cursor of the next (empty on

@@ -32,7 +32,7 @@ func DialRawForTest(ctx context.Context, s *Station, url string) (*websocket.Con
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.handshake(conn); err != nil {
+	if _, err := s.handshake(ctx, conn, ""); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}

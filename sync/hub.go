@@ -102,7 +102,14 @@ func upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason err
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The upgrade's answer carries the hub's clock (gorilla writes no Date of its own): the
 	// station compares it with its own to report its skew (Station.Status().ClockSkew).
-	conn, err := h.up.Upgrade(w, r, http.Header{"Date": {h.now().UTC().Format(http.TimeFormat)}})
+	// It also carries the hub key's rotations, if any (keychain.go), for stations that
+	// pinned an older key.
+	answer := http.Header{"Date": {h.now().UTC().Format(http.TimeFormat)}}
+	if v := EncodeKeyChainHeader(h.r.KeyChain()); v != "" {
+		answer.Set(KeyChainHeader, v)
+	}
+	peerChain := r.Header.Get(KeyChainHeader)
+	conn, err := h.up.Upgrade(w, r, answer)
 	if err != nil {
 		return // Upgrade has answered
 	}
@@ -114,9 +121,32 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(conn, ErrCodeBusy, "too many sessions, try again later / 连接过多，请稍后再试")
 		return
 	}
-	if err := h.serve(r.Context(), conn); err != nil {
+	if err := h.serve(r.Context(), conn, peerChain); err != nil {
 		h.log.Info("session ended", "remote", r.RemoteAddr, "err", err)
 	}
+}
+
+// followPeerKey replaces an enrolled key by the one the peer presents when the peer's key
+// chain (the upgrade's KeyChainHeader) leads there from the enrolled key: a county hub that
+// rotated its key, at its city. The enrollment is signed again and stored before the
+// session goes on. The presented key is proved by the session's handshake like any other.
+func (h *Hub) followPeerKey(ctx context.Context, e *Enrollment, presented ed25519.PublicKey, header string) (*Enrollment, error) {
+	chain, err := DecodeKeyChainHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	if err := FollowRotation(e.Station, e.Key, presented, chain); err != nil {
+		return nil, err
+	}
+	ne := *e
+	ne.Key = bytes.Clone(presented)
+	ne.Sig = h.r.SessionSignature(enrollmentMessage(ne.Kind, h.r.Origin().Node, ne.Station, ne.Region, ne.Key))
+	if err := h.r.PutDoc(ctx, docEnrollment, ne.Station, ne.encode()); err != nil {
+		return nil, fmt.Errorf("store the new key of %s: %w", ne.Station, err)
+	}
+	h.log.Warn("a peer rotated its key; its enrollment follows / 对端已更换密钥，登记随之更新", "peer", ne.Station,
+		"old", KeyFingerprint(e.Key), "new", KeyFingerprint(presented))
+	return &ne, nil
 }
 
 // refuse sends an error frame and closes: the handshake failed, nothing was applied.
@@ -128,7 +158,7 @@ func refuse(conn *websocket.Conn, code uint64, msg string) {
 }
 
 // serve runs the hub's half of the handshake, then the session.
-func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
+func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, peerChain string) error {
 	fail := func(err error) error {
 		var le *localError
 		if errors.As(err, &le) {
@@ -158,7 +188,9 @@ func (h *Hub) serve(ctx context.Context, conn *websocket.Conn) error {
 	case e.RevokedAt != 0:
 		return fail(failf(ErrCodeRevoked, "station %s was revoked / 该站点已被注销", hi.Node))
 	case !bytes.Equal(e.Key, hi.Key):
-		return fail(failf(ErrCodeBadKey, "station %s presented a key other than the one enrolled / 密钥与登记不符", hi.Node))
+		if e, err = h.followPeerKey(ctx, e, hi.Key, peerChain); err != nil {
+			return fail(failf(ErrCodeBadKey, "station %s presented a key other than the one enrolled / 密钥与登记不符: %v", hi.Node, err))
+		}
 	}
 	ch := challenge{Version: version, Hub: h.r.Origin().Node, Key: h.r.PublicKey(), Nonce: newNonce(), Streams: e.Scopes()}
 	ch.Sig = h.r.SessionSignature(transcript("hub", helloBytes, encodeChallenge(ch)))

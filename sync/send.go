@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -47,6 +48,10 @@ func (s *session) sender(ctx context.Context) error {
 		ackWait = newAckWatch(s.timing.Ack)
 	)
 	defer ackWait.stop()
+	// The session was authenticated under this node's key: once the key is rotated
+	// (node.KeyRotation; the commit wakes Notify), the session ends and the peer connects
+	// again, learning the new key from the handshake.
+	ownKey := s.r.PublicKey()
 	// Acks are cumulative: ack n acknowledges every batch up to n, so a lost or late ack
 	// is made good by the next one (receivers repeat their last ack with each ping).
 	ack := func(n uint64) error {
@@ -84,6 +89,9 @@ func (s *session) sender(ctx context.Context) error {
 			}
 		}
 		notify := s.r.Notify()
+		if !bytes.Equal(s.r.PublicKey(), ownKey) {
+			return failf(ErrCodeShutdown, "this node's key was rotated: connect again to meet the new key / 本节点已更换密钥，请重新连接")
+		}
 		progressed := false
 		for _, st := range s.out {
 			for len(flight) >= s.window {

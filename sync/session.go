@@ -24,6 +24,8 @@ type Replica interface {
 	Epoch() string
 	Region() string
 	PublicKey() ed25519.PublicKey
+	// KeyChain is the rotations of the node's key, oldest first (node.KeyLink).
+	KeyChain() []node.KeyLink
 	SessionSignature(transcript []byte) []byte
 	SignHeadAt(seq uint64) (node.SignedHead, error)
 	Apply(ctx context.Context, b node.Batch) (node.Result, error)

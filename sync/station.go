@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,8 +44,10 @@ type StationConfig struct {
 type Station struct {
 	cfg  StationConfig
 	r    Replica
-	info *HubInfo
+	info *HubInfo // Key is re-pinned when the hub rotates its key (pinHubKey)
 	log  *slog.Logger
+	// hubKey is info.Key, for the TLS verification of dials (HubTLSConfig).
+	hubKey atomic.Pointer[ed25519.PublicKey]
 
 	mu     gosync.Mutex
 	status StationStatus
@@ -64,6 +68,9 @@ type StationStatus struct {
 	// second); SkewKnown is false before any connection.
 	ClockSkew time.Duration `json:"clock_skew_ns"`
 	SkewKnown bool          `json:"skew_known"`
+	// HubKey is the fingerprint (KeyFingerprint) of the hub key this station trusts now: the
+	// one it enrolled with, or the one a rotation led it to.
+	HubKey string `json:"hub_key"`
 }
 
 // NewStation returns the sync client of an enrolled station.
@@ -98,15 +105,16 @@ func NewStation(cfg StationConfig) (*Station, error) {
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timing.Handshake, ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
 	}
-	if cfg.Dialer.TLSClientConfig == nil {
-		d := *cfg.Dialer
-		d.TLSClientConfig = HubTLSConfig(info.Key, cfg.Now)
-		cfg.Dialer = &d
-	}
 	if len(cfg.Versions) == 0 {
 		cfg.Versions = Versions
 	}
 	s := &Station{cfg: cfg, r: cfg.Replica, info: info, log: cfg.Logger.With("hub", info.Hub)}
+	s.hubKey.Store(&info.Key)
+	if cfg.Dialer.TLSClientConfig == nil {
+		d := *cfg.Dialer
+		d.TLSClientConfig = HubTLSConfig(info.Hub, func() ed25519.PublicKey { return *s.hubKey.Load() }, cfg.Now)
+		s.cfg.Dialer = &d
+	}
 	s.status.Hub = info.Hub
 	return s, nil
 }
@@ -163,6 +171,9 @@ func (s *Station) Connect(ctx context.Context, url string) error {
 
 func (s *Station) connect(ctx context.Context, url string) error {
 	hdr := http.Header{}
+	if v := EncodeKeyChainHeader(s.r.KeyChain()); v != "" {
+		hdr.Set(KeyChainHeader, v) // a county hub that rotated its key, toward its city
+	}
 	conn, resp, err := s.cfg.Dialer.DialContext(ctx, syncURL(url), hdr)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -179,7 +190,11 @@ func (s *Station) connect(ctx context.Context, url string) error {
 		}
 	}
 	conn.SetReadLimit(MaxFrameBytes)
-	sess, err := s.handshake(conn)
+	var hubChain string
+	if resp != nil {
+		hubChain = resp.Header.Get(KeyChainHeader)
+	}
+	sess, err := s.handshake(ctx, conn, hubChain)
 	if err != nil {
 		var le *localError
 		if errors.As(err, &le) {
@@ -216,7 +231,7 @@ func (s *Station) watchCaughtUp(ctx context.Context, st *SessionStats) {
 	}
 }
 
-func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
+func (s *Station) handshake(ctx context.Context, conn *websocket.Conn, hubChain string) (*session, error) {
 	deadline := time.Now().Add(s.cfg.Timing.Handshake)
 	_ = conn.SetWriteDeadline(deadline)
 	me := s.r.Origin().Node
@@ -234,8 +249,14 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 	switch {
 	case !containsVersion(s.cfg.Versions, ch.Version):
 		return nil, failf(ErrCodeVersion, "hub chose protocol version %d, which this station does not speak", ch.Version)
-	case ch.Hub != s.info.Hub || !bytes.Equal(ch.Key, s.info.Key):
-		return nil, failf(ErrCodeBadKey, "the hub answered as %s with a key other than the one enrolled / 中心密钥与登记不符", ch.Hub)
+	case ch.Hub != s.info.Hub:
+		return nil, failf(ErrCodeBadKey, "the hub answered as %s, this station enrolled with %s / 中心与登记不符", ch.Hub, s.info.Hub)
+	case !bytes.Equal(ch.Key, s.info.Key):
+		if err := s.pinHubKey(ctx, ch.Key, hubChain); err != nil {
+			return nil, failf(ErrCodeBadKey, "the hub answered with a key other than the one enrolled / 中心密钥与登记不符: %v", err)
+		}
+	}
+	switch {
 	case !ed25519.Verify(s.info.Key, node.SessionMessage(transcript("hub", helloBytes, encodeChallenge(unsigned))), ch.Sig):
 		return nil, failf(ErrCodeBadKey, "the hub did not prove its key / 中心密钥验证失败")
 	}
@@ -287,6 +308,30 @@ func (s *Station) handshake(conn *websocket.Conn) (*session, error) {
 	return sess, nil
 }
 
+// pinHubKey replaces the pinned hub key by presented, if the hub's key chain (the upgrade's
+// KeyChainHeader) leads there from the pinned key: the hub rotated its key. The new pin is
+// stored before any session runs under it.
+func (s *Station) pinHubKey(ctx context.Context, presented ed25519.PublicKey, header string) error {
+	chain, err := DecodeKeyChainHeader(header)
+	if err != nil {
+		return err
+	}
+	if err := FollowRotation(s.info.Hub, s.info.Key, presented, chain); err != nil {
+		return err
+	}
+	info := *s.info
+	info.Key = bytes.Clone(presented)
+	stored, _ := json.Marshal(info)
+	if err := s.r.PutDoc(ctx, docHub, "", stored); err != nil {
+		return fmt.Errorf("store the hub's new key: %w", err)
+	}
+	old := s.info.Key
+	s.info.Key = info.Key // only this goroutine reads Key; Status reads Hub
+	s.hubKey.Store(&info.Key)
+	s.log.Warn("the hub rotated its key; following it / 中心已更换密钥，本站随之更新", "old", KeyFingerprint(old), "new", KeyFingerprint(presented))
+	return nil
+}
+
 // Status returns the station's link status.
 func (s *Station) Status() StationStatus {
 	acked, _ := loadAcked(s.r, s.info.Hub) // a session's acks, or an imported bundle's receipt
@@ -294,6 +339,7 @@ func (s *Station) Status() StationStatus {
 	defer s.mu.Unlock()
 	st := s.status
 	st.Acked = acked
+	st.HubKey = KeyFingerprint(*s.hubKey.Load())
 	return st
 }
 

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 )
 
@@ -25,22 +24,15 @@ var ErrHubCertificate = errors.New("中心的 TLS 证书不是本站登记的中
 // SignedByKey reports whether leaf's signature verifies under the Ed25519 key, the leaf is
 // valid at now and it may serve TLS (no extended key usage, or server auth among them).
 func SignedByKey(leaf *x509.Certificate, key ed25519.PublicKey, now time.Time) bool {
-	if len(key) != ed25519.PublicKeySize || leaf.SignatureAlgorithm != x509.PureEd25519 {
-		return false
-	}
-	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return false
-	}
-	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
-		return false
-	}
-	return ed25519.Verify(key, leaf.RawTBSCertificate, leaf.Signature)
+	return SignedByKeyFor(leaf, key, x509.ExtKeyUsageServerAuth, now)
 }
 
-// HubTLSConfig is the client TLS configuration toward a hub whose identity key is hubKey:
-// a certificate signed by that key, or one the system's roots verify for the server name.
-// now is the clock certificates are judged by (nil: time.Now).
-func HubTLSConfig(hubKey ed25519.PublicKey, now func() time.Time) *tls.Config {
+// HubTLSConfig is the client TLS configuration toward the hub whose identity key is
+// pinned() at each handshake: a certificate signed by that key, or by a later key of the
+// hub that the leaf's key chain leads to from it (keychain.go: the hub rotated its key,
+// and the session's handshake then re-pins), or one the system's roots verify for the
+// server name. now is the clock certificates are judged by (nil: time.Now).
+func HubTLSConfig(hub string, pinned func() ed25519.PublicKey, now func() time.Time) *tls.Config {
 	if now == nil {
 		now = time.Now
 	}
@@ -53,11 +45,12 @@ func HubTLSConfig(hubKey ed25519.PublicKey, now func() time.Time) *tls.Config {
 			if len(cs.PeerCertificates) == 0 {
 				return ErrHubCertificate
 			}
-			if SignedByKey(cs.PeerCertificates[0], hubKey, now()) {
+			_, keyErr := LeafHubKey(cs.PeerCertificates[0], hub, pinned(), x509.ExtKeyUsageServerAuth, now())
+			if keyErr == nil {
 				return nil
 			}
 			if err := verifySystem(cs, now()); err != nil {
-				return fmt.Errorf("%w: %v", ErrHubCertificate, err)
+				return fmt.Errorf("%w: %v; %v", ErrHubCertificate, keyErr, err)
 			}
 			return nil
 		},

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"net/http"
@@ -27,8 +28,11 @@ func serveTLSHub(t *testing.T, r, certKey *node.Replica) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The certificate follows certKey's key as `fengqiao hub --tls` does: a rotation is
+	// presented at once.
+	keys := func() (ed25519.PrivateKey, []node.KeyLink) { return certKey.Identity().Key, certKey.KeyChain() }
 	id := certKey.Identity()
-	if err := cert.Issue(id.Key, id.Node, id.Node, time.Now()); err != nil {
+	if err := cert.Follow(keys, id.Node, id.Node); err != nil {
 		t.Fatal(err)
 	}
 	// The listener of `fengqiao hub --tls` (httptest's StartTLS would put its own

@@ -35,6 +35,7 @@ func commands() []*Command {
 		stationCommand(),
 		hubCommand(),
 		removeMemberCommand(),
+		rotateKeyCommand(),
 		enrollCommand(),
 		importCommand(),
 		exportCommand(),

@@ -100,8 +100,9 @@ func TestHubCluster_LeaderKilledDuringStationPush(t *testing.T) {
 // the county's uplink run by its leader, and a third station that is never online, its
 // bundle uploaded to one member and its return bundle fetched from another: every member
 // of both hubs ends with every case of the three stations, the same at the county and at
-// the city, and each hub's members byte-identical. A cluster member's directory refuses a
-// direct import. Everything between processes runs over HTTPS (--tls).
+// the city, and each hub's members byte-identical. The county rotates its key midway, and
+// the stations and the city follow. A cluster member's directory refuses a direct import.
+// Everything between processes runs over HTTPS (--tls).
 func TestHubCluster_StationsCountyCity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -130,11 +131,44 @@ func TestHubCluster_StationsCountyCity(t *testing.T) {
 	sort.Slice(towns, func(i, j int) bool { return len(byTownship[towns[i]]) > len(byTownship[towns[j]]) })
 	var total uint64
 	var stations []*process
+	var stationURLs []string
 	for i, town := range towns[:2] {
 		url, p, ops := startStation(t, root, fmt.Sprintf("st-%d", i+1), town, county.urls[i], byTownship[town])
 		allAcked(t, url, 90*time.Second)
 		total += ops
 		stations = append(stations, p)
+		stationURLs = append(stationURLs, url)
+	}
+	// The county rotates its key (the authority of its members' TLS, the key its stations
+	// and its city pinned), asked at a follower over HTTPS. Every member ends with the new
+	// key; both stations follow it; the city follows it too, since the offline station's ops
+	// (imported at the county below) reach the city.
+	before, err := fetchStatus(county.urls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, e, err := runApp(t, commands(), nil, "rotate-key", "--hub", county.urls[1], "--cluster-token", testClusterToken, "--tls-skip-verify"); err != nil {
+		t.Fatalf("rotate-key: %v\n%s\n%s", err, o, e)
+	}
+	var rotatedKey string
+	waitUntil(t, 30*time.Second, "the new key on every county member", func() (bool, string) {
+		var fps []string
+		for _, u := range county.urls {
+			st, err := fetchStatus(u)
+			if err != nil || st.KeyRotations != 1 || st.KeyFingerprint == before.KeyFingerprint {
+				return false, fmt.Sprint(st.KeyFingerprint, st.KeyRotations, err)
+			}
+			fps = append(fps, st.KeyFingerprint)
+		}
+		rotatedKey = fps[0]
+		return fps[0] == fps[1] && fps[1] == fps[2], strings.Join(fps, " ")
+	})
+	for _, u := range stationURLs {
+		waitUntil(t, 60*time.Second, "the station following the county's new key", func() (bool, string) {
+			st, err := fetchStatus(u)
+			return err == nil && len(st.Peers) == 1 && st.Peers[0].Connected && st.Peers[0].KeyFingerprint == rotatedKey,
+				fmt.Sprintf("%+v %v", st.Peers, err)
+		})
 	}
 	// A third township's station never online: its bundle is uploaded to a follower-or-leader
 	// member of the county, and its return bundle fetched from another.

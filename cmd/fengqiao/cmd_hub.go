@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -132,8 +133,8 @@ func serveHub(ctx context.Context, env *Env, r *node.Replica, addr string, urls 
 		return err
 	}
 	if serving != nil {
-		id := r.Identity()
-		if err := serving.Issue(id.Key, id.Node, id.Node, time.Now()); err != nil {
+		keys := func() (ed25519.PrivateKey, []node.KeyLink) { return r.Identity().Key, r.KeyChain() }
+		if err := serving.Follow(keys, r.Origin().Node, r.Origin().Node); err != nil {
 			return err
 		}
 	}

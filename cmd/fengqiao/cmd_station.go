@@ -122,7 +122,7 @@ func runStation(ctx context.Context, env *Env, r *node.Replica, addr, hubs strin
 	defer func() { <-watched }()
 	err := serveStation(ctx, env, r, addr, now, func() []server.PeerStatus {
 		s := st.Status()
-		p := server.PeerStatus{ID: s.Hub, Connected: s.Connected, LastError: s.LastError}
+		p := server.PeerStatus{ID: s.Hub, Connected: s.Connected, LastError: s.LastError, KeyFingerprint: s.HubKey}
 		p.PendingOps = pendingUpload(r, s)
 		if !s.LastSync.IsZero() {
 			p.LastSync = s.LastSync.In(server.Shanghai).Format(time.RFC3339)

@@ -183,12 +183,15 @@ func (c *Cluster) start(id *node.Identity, bootstrap *raft.Configuration) (err e
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
 	ident := fsm.Replica().Identity()
-	serverTLS, clientTLS, err := MemberTLS(ident.Key, ident.Node, c.cfg.MemberID, time.Now())
+	// The hub key is read from the replica at each handshake: a rotation (RotateKey)
+	// applied while the member runs changes the certificates it presents and trusts.
+	keys := ReplicaKeys(fsm)
+	serverTLS, clientTLS, err := MemberTLS(keys, ident.Node, c.cfg.MemberID)
 	if err != nil {
 		return fmt.Errorf("member certificate: %w", err)
 	}
 	if c.cfg.HTTPS != nil {
-		if err := c.cfg.HTTPS.Issue(ident.Key, ident.Node, c.cfg.MemberID, time.Now()); err != nil {
+		if err := c.cfg.HTTPS.Follow(keys, ident.Node, c.cfg.MemberID); err != nil {
 			return err
 		}
 	}

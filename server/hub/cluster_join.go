@@ -31,8 +31,10 @@ const (
 	PathClusterState  = "/raft/cluster/state"
 	PathClusterJoin   = "/raft/cluster/join"
 	PathClusterRemove = "/raft/cluster/remove"
-	headerClusterAuth = "Fengqiao-Cluster-Auth"
-	maxClusterBody    = 64 << 10
+	// PathClusterRotateKey rotates the hub key (rotatekey.go).
+	PathClusterRotateKey = "/raft/cluster/rotate-key"
+	headerClusterAuth    = "Fengqiao-Cluster-Auth"
+	maxClusterBody       = 64 << 10
 )
 
 // Peer is a member listed at bootstrap: its server id, its HTTP base URL and, when given, the
@@ -81,6 +83,7 @@ func (c *Cluster) Handler() http.Handler {
 	}))
 	mux.HandleFunc("POST "+PathClusterJoin, c.authed(PathClusterJoin, c.handleJoin))
 	mux.HandleFunc("POST "+PathClusterRemove, c.authed(PathClusterRemove, c.handleRemove))
+	mux.HandleFunc("POST "+PathClusterRotateKey, c.authed(PathClusterRotateKey, c.handleRotateKey))
 	mux.HandleFunc("POST "+ForwardPath, func(w http.ResponseWriter, r *http.Request) {
 		m := c.Member()
 		if m == nil {
@@ -401,6 +404,16 @@ func (c *Cluster) handleRemove(w http.ResponseWriter, body []byte) (int, any) {
 // RemoveMember asks the cluster (any member at urls; the request follows the leader) to
 // remove the member id. Its id can never join again.
 func RemoveMember(ctx context.Context, client *http.Client, token string, urls []string, id string) error {
+	if _, err := callLeader(ctx, client, token, urls, PathClusterRemove, removeRequest{Nonce: newNonce(), ID: id}); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	return nil
+}
+
+// callLeader makes an authenticated request to the cluster's leader: to the members at urls
+// in turn, following a follower's answer that names the leader. It returns the leader's
+// answer of 200 OK.
+func callLeader(ctx context.Context, client *http.Client, token string, urls []string, path string, req any) ([]byte, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 60 * time.Second}
 	}
@@ -409,7 +422,7 @@ func RemoveMember(ctx context.Context, client *http.Client, token string, urls [
 	for hops := 0; len(queue) > 0 && hops < 8; hops++ {
 		base := queue[0]
 		queue = queue[1:]
-		status, out, err := callMember(ctx, client, token, base, PathClusterRemove, removeRequest{Nonce: newNonce(), ID: id})
+		status, out, err := callMember(ctx, client, token, base, path, req)
 		if err != nil {
 			last = err
 			continue
@@ -418,12 +431,15 @@ func RemoveMember(ctx context.Context, client *http.Client, token string, urls [
 		_ = json.Unmarshal(out, &ans)
 		switch {
 		case status == http.StatusOK:
-			return nil
+			return out, nil
 		case status == http.StatusMisdirectedRequest && ans.LeaderURL != "":
 			queue = append([]string{ans.LeaderURL}, queue...)
 		default:
 			last = fmt.Errorf("%s: %d %s", base, status, ans.Error)
 		}
 	}
-	return fmt.Errorf("remove %s: %w", id, last)
+	if last == nil {
+		last = errors.New("no member to ask")
+	}
+	return nil, last
 }

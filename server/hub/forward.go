@@ -88,6 +88,17 @@ func (a *forwardAnswer) writes(res *ApplyResult) error {
 	return nil
 }
 
+// signedByHub reports whether sig over msg is of the hub key or, while a rotation is being
+// applied member by member, of the key before it.
+func (m *Member) signedByHub(msg, sig []byte) bool {
+	for _, k := range m.fsm.Replica().TrustedKeys() {
+		if ed25519.Verify(k, msg, sig) {
+			return true
+		}
+	}
+	return false
+}
+
 // ForwardHandler serves POST /raft/propose on this member.
 func (m *Member) ForwardHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +112,7 @@ func (m *Member) ForwardHandler() http.Handler {
 			return
 		}
 		sig, err := base64.StdEncoding.DecodeString(r.Header.Get(headerSig))
-		if err != nil || !ed25519.Verify(m.PublicKey(), node.SessionMessage(forwardMessage(entry)), sig) {
+		if err != nil || !m.signedByHub(node.SessionMessage(forwardMessage(entry)), sig) {
 			http.Error(w, "not signed with this hub's key", http.StatusUnauthorized)
 			return
 		}

@@ -26,8 +26,14 @@ import (
 
 // ServingCert is the certificate a member presents on HTTPS; it may change while serving.
 type ServingCert struct {
-	cur atomic.Pointer[tls.Certificate]
-	key atomic.Pointer[ed25519.PublicKey] // the hub key once known
+	temp      *tls.Certificate                // until the member holds the hub key
+	following atomic.Pointer[servingFollower] // once it does
+}
+
+type servingFollower struct {
+	certs   *memberCerts
+	keys    KeySource
+	hubNode string
 }
 
 // NewServingCert returns a serving certificate holding a throwaway self-signed one.
@@ -57,30 +63,37 @@ func NewServingCert(now time.Time) (*ServingCert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("https: parse temporary certificate: %w", err)
 	}
-	s := &ServingCert{}
-	s.cur.Store(&tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf})
-	return s, nil
+	return &ServingCert{temp: &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}, nil
 }
 
-// Issue replaces the certificate by a leaf signed by the hub key (CN memberID, valid a
-// year from now); new connections present it at once.
-func (s *ServingCert) Issue(hubKey ed25519.PrivateKey, hubNode, memberID string, now time.Time) error {
-	ca, err := HubCA(hubKey, hubNode)
-	if err != nil {
+// Follow replaces the certificate by leaves signed by the hub key keys gives (CN memberID,
+// valid a year, issued again when the key rotates or the leaf nears its end); new
+// connections present them at once.
+func (s *ServingCert) Follow(keys KeySource, hubNode, memberID string) error {
+	f := &servingFollower{certs: newMemberCerts(keys, hubNode, memberID, nil), keys: keys, hubNode: hubNode}
+	if _, err := f.certs.get(); err != nil {
 		return fmt.Errorf("https certificate of %s: %w", memberID, err)
 	}
-	cert, err := issueLeaf(hubKey, ca, memberID, now)
-	if err != nil {
-		return fmt.Errorf("https certificate of %s: %w", memberID, err)
-	}
-	pub := hubKey.Public().(ed25519.PublicKey)
-	s.key.Store(&pub)
-	s.cur.Store(&cert)
+	s.following.Store(f)
 	return nil
 }
 
+// current returns the certificate to present now.
+func (s *ServingCert) current() (*tls.Certificate, error) {
+	if f := s.following.Load(); f != nil {
+		return f.certs.get()
+	}
+	return s.temp, nil
+}
+
 // Leaf returns the certificate presented now.
-func (s *ServingCert) Leaf() *x509.Certificate { return s.cur.Load().Leaf }
+func (s *ServingCert) Leaf() *x509.Certificate {
+	c, err := s.current()
+	if err != nil {
+		return nil
+	}
+	return c.Leaf
+}
 
 // ServerConfig is the TLS configuration of the member's HTTPS listener. Clients present no
 // certificate: stations and people are authenticated by the protocol and the API.
@@ -88,14 +101,14 @@ func (s *ServingCert) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return s.cur.Load(), nil
+			return s.current()
 		},
 	}
 }
 
 // MemberClient is the HTTP client a member calls other members with (forwarded writes,
 // joins, removals): once the hub key is known, a member is accepted only with a
-// certificate signed by it; before (a member joining), any certificate is, since the join
+// certificate signed by a key of the hub (verifyMember); before (a member joining), any certificate is, since the join
 // itself is authenticated by the cluster token and its answer encrypted.
 func (s *ServingCert) MemberClient(timeout time.Duration) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -103,12 +116,12 @@ func (s *ServingCert) MemberClient(timeout time.Duration) *http.Client {
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // VerifyConnection decides
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			k := s.key.Load()
-			if k == nil {
+			f := s.following.Load()
+			if f == nil {
 				return nil
 			}
-			if len(cs.PeerCertificates) == 0 || !fqsync.SignedByKey(cs.PeerCertificates[0], *k, time.Now()) {
-				return fmt.Errorf("%w (a member of this hub must present a certificate signed by the hub key)", fqsync.ErrHubCertificate)
+			if err := verifyMember(cs, f.keys, f.hubNode, x509.ExtKeyUsageServerAuth, time.Now()); err != nil {
+				return fmt.Errorf("%w (a member of this hub must present a certificate signed by the hub key): %v", fqsync.ErrHubCertificate, err)
 			}
 			return nil
 		},

@@ -30,7 +30,7 @@ func issued(t *testing.T, key ed25519.PrivateKey, member string) *ServingCert {
 		t.Fatal(err)
 	}
 	if key != nil {
-		if err := c.Issue(key, "zs-hub", member, time.Now()); err != nil {
+		if err := c.Follow(FixedKey(key), "zs-hub", member); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -196,6 +196,7 @@ func (m *Member) Origin() crdt.Origin          { return m.fsm.Replica().Origin()
 func (m *Member) Epoch() string                { return m.fsm.Replica().Epoch() }
 func (m *Member) Region() string               { return m.fsm.Replica().Region() }
 func (m *Member) PublicKey() ed25519.PublicKey { return m.fsm.Replica().PublicKey() }
+func (m *Member) KeyChain() []node.KeyLink     { return m.fsm.Replica().KeyChain() }
 func (m *Member) SessionSignature(transcript []byte) []byte {
 	return m.fsm.Replica().SessionSignature(transcript)
 }

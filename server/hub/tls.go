@@ -4,10 +4,11 @@ package hub
 //
 // Every member holds the hub's Ed25519 identity key, and that key is the hub's only
 // certificate authority: each member builds the same self-signed CA certificate from it
-// (HubCA), makes a fresh key pair at process start with a leaf certificate signed by the hub
-// key (MemberTLS), and trusts nothing but that CA, both as a server and as a client. A peer
-// is accepted only if its leaf chains to the hub key, so only holders of the hub key can
-// take part in the hub's Raft.
+// (HubCA), makes a fresh key pair with a leaf certificate signed by the hub key (MemberTLS),
+// and trusts nothing but the hub's keys, both as a server and as a client. A peer is
+// accepted only if its leaf was signed by a key of the hub, so only holders of the hub key
+// can take part in the hub's Raft. The key can be rotated while the members run
+// (memberkeys.go).
 
 import (
 	"context"
@@ -28,6 +29,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/fengqiao/fengqiao/node"
+	fqsync "github.com/fengqiao/fengqiao/sync"
 )
 
 // MemberServerName is the DNS name in every member's leaf certificate and the ServerName
@@ -88,47 +92,22 @@ func HubCA(hubKey ed25519.PrivateKey, hubNode string) (*x509.Certificate, error)
 }
 
 // MemberTLS returns the TLS configurations of one hub member for the Raft transport: server
-// for accepting peers, client for dialling them. It makes a fresh Ed25519 key pair and a leaf
-// certificate (CN memberID, DNS name MemberServerName, server and client auth, valid from
-// now-1h to now+1 year) signed by the hub key; the leaf is never written anywhere, so a
-// member restarted gets a new one and must be restarted (or given new configs) within a
-// year. Both configurations require TLS 1.3, present the leaf, and trust only the hub's CA
-// (HubCA); the server requires and verifies a client certificate, the client verifies the
-// server against MemberServerName. A peer is therefore accepted, either way, only if its
-// leaf chains to the hub key.
-func MemberTLS(hubKey ed25519.PrivateKey, hubNode, memberID string, now time.Time) (server, client *tls.Config, err error) {
-	if memberID == "" {
-		return nil, nil, errors.New("member tls: empty member id")
-	}
-	ca, err := HubCA(hubKey, hubNode)
-	if err != nil {
-		return nil, nil, fmt.Errorf("member tls %s: %w", memberID, err)
-	}
-	cert, err := issueLeaf(hubKey, ca, memberID, now)
-	if err != nil {
-		return nil, nil, fmt.Errorf("member tls %s: %w", memberID, err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	server = &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		ClientCAs:    pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-	}
-	client = &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-		ServerName:   MemberServerName,
-	}
-	return server, client, nil
+// for accepting peers, client for dialling them (memberkeys.go). Both require TLS 1.3 and
+// present a leaf certificate (CN memberID, DNS name MemberServerName, server and client auth,
+// valid for a year, a fresh Ed25519 key pair, never written anywhere) signed by the hub key
+// keys gives at the handshake; it is issued again when that key rotates or the leaf nears its
+// end. Both require the peer's leaf and accept it only if it was signed by a key of this hub
+// (the current one, the one before, or a later one its own key chain leads to): so only
+// holders of the hub key take part in the hub's Raft.
+func MemberTLS(keys KeySource, hubNode, memberID string) (server, client *tls.Config, err error) {
+	return memberTLS(keys, hubNode, memberID, time.Now)
 }
 
 // issueLeaf makes a fresh Ed25519 key pair and a leaf certificate for it (CN cn, DNS name
 // MemberServerName, server and client auth, valid from now-1h to now+1 year) signed by the
-// hub key under its CA ca.
-func issueLeaf(hubKey ed25519.PrivateKey, ca *x509.Certificate, cn string, now time.Time) (tls.Certificate, error) {
+// hub key under its CA ca, carrying the hub key's chain of rotations (sync.OIDKeyChain)
+// when it has one.
+func issueLeaf(hubKey ed25519.PrivateKey, ca *x509.Certificate, cn string, now time.Time, chain []node.KeyLink) (tls.Certificate, error) {
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("leaf key: %w", err)
@@ -145,6 +124,9 @@ func issueLeaf(hubKey ed25519.PrivateKey, ca *x509.Certificate, cn string, now t
 		NotAfter:     now.AddDate(1, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if len(chain) > 0 {
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: fqsync.OIDKeyChain, Value: node.EncodeKeyChain(chain)}}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, hubKey)
 	if err != nil {
@@ -268,9 +250,9 @@ func newTLSTransport(bind, advertise string, server, client *tls.Config, logOutp
 	switch {
 	case server == nil || client == nil:
 		return nil, errors.New("raft tls transport: nil tls config")
-	case server.ClientAuth != tls.RequireAndVerifyClientCert:
+	case server.ClientAuth != tls.RequireAndVerifyClientCert && (server.ClientAuth != tls.RequireAnyClientCert || server.VerifyConnection == nil):
 		return nil, errors.New("raft tls transport: server config must require and verify client certificates")
-	case client.InsecureSkipVerify:
+	case client.InsecureSkipVerify && client.VerifyConnection == nil:
 		return nil, errors.New("raft tls transport: client config skips verification")
 	}
 	var adv net.Addr

@@ -82,7 +82,7 @@ func tlsCluster(t *testing.T, hubKey ed25519.PrivateKey, entries int) []*tlsNode
 	var servers []raft.Server
 	for i := range 3 {
 		n := &tlsNode{id: raft.ServerID(fmt.Sprint("m", i)), fsm: &tlsFSM{}}
-		server, client, err := MemberTLS(hubKey, "zs-hub", string(n.id), time.Now())
+		server, client, err := MemberTLS(FixedKey(hubKey), "zs-hub", string(n.id))
 		tlsMust(t, err)
 		n.trans, err = NewTLSTransport("127.0.0.1:0", "", server, client, io.Discard)
 		tlsMust(t, err)
@@ -202,7 +202,7 @@ func TestTLSTransport_RefusesOtherHub(t *testing.T) {
 	before := tlsState(t, nodes)
 	target := nodes[1].trans.LocalAddr()
 
-	otherServer, otherClient, err := MemberTLS(tlsHubKey(t), "zs-hub", "m3", time.Now())
+	otherServer, otherClient, err := MemberTLS(FixedKey(tlsHubKey(t)), "zs-hub", "m3")
 	tlsMust(t, err)
 	stream := NewTLSStreamLayer(tlsListen(t), nil, otherServer, otherClient)
 	if c, err := stream.Dial(target, 2*time.Second); err == nil {
@@ -272,7 +272,7 @@ func TestTLSTransport_RefusesPlaintextAndNoClientCert(t *testing.T) {
 // A peer that connects and never handshakes holds up neither Accept nor other peers and is
 // dropped after the handshake timeout; Dial to a server that never answers gives up in time.
 func TestTLSStreamLayer_StalledHandshakes(t *testing.T) {
-	server, client, err := MemberTLS(tlsHubKey(t), "zs-hub", "m0", time.Now())
+	server, client, err := MemberTLS(FixedKey(tlsHubKey(t)), "zs-hub", "m0")
 	tlsMust(t, err)
 	ln := tlsListen(t)
 	stream := NewTLSStreamLayer(ln, nil, server, client)
@@ -344,15 +344,17 @@ func TestHubCA_Deterministic(t *testing.T) {
 	}
 
 	// A member's leaf chains to it for both server and client auth.
-	server, client, err := MemberTLS(key, "zs-hub", "m1", time.Now())
+	server, client, err := MemberTLS(FixedKey(key), "zs-hub", "m1")
 	tlsMust(t, err)
-	if server.ClientAuth != tls.RequireAndVerifyClientCert || server.MinVersion != tls.VersionTLS13 ||
-		client.MinVersion != tls.VersionTLS13 || client.InsecureSkipVerify || client.ServerName != MemberServerName {
+	if server.ClientAuth != tls.RequireAnyClientCert || server.VerifyConnection == nil || server.MinVersion != tls.VersionTLS13 ||
+		client.MinVersion != tls.VersionTLS13 || client.VerifyConnection == nil || client.ServerName != MemberServerName {
 		t.Fatal("member tls configs are not the promised ones")
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(a)
-	leaf := client.Certificates[0].Leaf
+	cert, err := client.GetClientCertificate(nil)
+	tlsMust(t, err)
+	leaf := cert.Leaf
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: MemberServerName,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Fatal(err)
