@@ -223,6 +223,22 @@ func (c *Case) Conflicts() []string {
 // State returns the workflow state shown for the case ("" before registration).
 func (c *Case) State() State { return State(c.String("state")) }
 
+// ReflagHead sets the flag of op's index-field writes in the head (the only writes a head
+// keeps flags for) to meta's, and reports whether any of them is still visible: what a
+// replica does when it learns an op's receipt time after applying it (its own op, which it
+// judged against its own clock).
+func (c *Case) ReflagHead(op *Op, meta Meta) (changed bool) {
+	for _, w := range op.Writes {
+		if w.Action != Set || !IsIndexField(w.Field) {
+			continue
+		}
+		if r := c.Registers[w.Field]; r != nil && r.Reflag(op.Dot, meta.Flagged) {
+			changed = true
+		}
+	}
+	return changed
+}
+
 // ApplyHead folds op into a case head: the compact state a replica keeps per case to apply
 // ops and validate local writes without reading the case's history. A head differs from a
 // folded case: registers of IndexFields keep their values, stamps and flags, other registers

@@ -148,3 +148,14 @@ func (r *MVReg[V]) ApplyOnce(w Write[V], observed []Dot, seen func(Dot) bool) {
 // Forget drops d from the dots the register is waiting for: the op d has arrived and did not
 // write this register, so nothing will ever need hiding under d. For ApplyOnce registers.
 func (r *MVReg[V]) Forget(d Dot) { r.overwritten.Remove(d) }
+
+// Reflag sets the flag of the visible write with dot d, and reports whether one was there.
+// A write's flag can be learnt late: the writer's own replica judged the write against its
+// own clock, and learns later when the first hub received it (cases.Meta).
+func (r *MVReg[V]) Reflag(d Dot, flagged bool) bool {
+	i, found := slices.BinarySearchFunc(r.writes, d, func(x Write[V], d Dot) int { return x.Dot.Compare(d) })
+	if found {
+		r.writes[i].Flagged = flagged
+	}
+	return found
+}

@@ -187,6 +187,11 @@ func (a *applier) add(in *Incoming, partial, stamp bool) error {
 		stored, err := a.r.recordByDot(d)
 		switch {
 		case err == nil:
+			if bytes.Equal(stored.Raw, raw) {
+				if err := a.learnReceipt(op, stored, meta); err != nil {
+					return err
+				}
+			}
 			a.duplicate(d, stored.Raw, raw, meta)
 			if d.Seq == c.Seq+1 {
 				a.extend(d.Origin, c, stored.Raw)

@@ -72,6 +72,9 @@ type Result struct {
 	Pending       int // ops this batch held after a gap in their origin (applied when it fills)
 	Equivocations int // same dot, different content: kept aside, not applied
 	Quarantined   int // ops whose writer may not write their case: kept aside, not applied
+	// ReceiptsLearnt counts ops held without a receipt time that arrived again with one (a
+	// station's own ops its hub flagged: receipt.go).
+	ReceiptsLearnt int
 	// AlreadyApplied says the batch's Raft index was at or below the one stored: skipped.
 	AlreadyApplied bool
 	FeedSeq        uint64

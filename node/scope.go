@@ -100,7 +100,7 @@ type ReadStats struct {
 }
 
 // scopeFeed returns up to limit entries of scope after position after, skipping ops that
-// came from skipVia (never echo). Entries come in scope order; next is the checkpoint to
+// came from skipVia (never echo) but for its own ops flagged here (receiptEcho). Entries come in scope order; next is the checkpoint to
 // resume from (it moves past skipped entries too). It reads only the scope's own index and
 // the ops it names.
 func (r *Replica) scopeFeed(scope string, after uint64, limit int, skipVia string, stats *ReadStats) (entries []ScopeEntry, next uint64, err error) {
@@ -151,7 +151,7 @@ func (r *Replica) scopeFeed(scope string, after uint64, limit int, skipVia strin
 			if err != nil {
 				return nil, next, err
 			}
-			if skipVia != "" && rec.Via == skipVia {
+			if skipVia != "" && rec.Via == skipVia && !receiptEcho(rec, skipVia) {
 				continue
 			}
 			e.Pos, e.Via, e.Raw, e.Meta = pos, rec.Via, rec.Raw, rec.Meta

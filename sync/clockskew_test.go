@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -39,8 +40,9 @@ func enrollStationClock(t *testing.T, h *testHub, id, region string, now func() 
 // its receipt time, and the flag travels with the op). The hub reports the fast station's
 // clock as ahead by about three years, and the correct one's not at all.
 //
-// The fast station itself still shows its own value first: it never receives its own op back
-// with the hub's flag (docs/reliability.md, "Clock skew", says what is left to do).
+// The fast station itself agrees: the hub sends its flagged ops back to it with their receipt
+// time (node/receipt.go), and it shows the correct clock's value first too, in the case view
+// and in lists (which read the head).
 func TestSkew_FutureClockNeverWinsOverACorrectClock(t *testing.T) {
 	h := startHub(t, "hub1")
 	// The hub stamps receipts with the real clock (HubConfig.Now's default).
@@ -54,6 +56,11 @@ func TestSkew_FutureClockNeverWinsOverACorrectClock(t *testing.T) {
 	// Offline, both edit the category.
 	mustWrite(t, fast.r, edit("K-1", "category", "快钟站点的分类", "grid-fast"))
 	mustWrite(t, good.r, edit("K-1", "category", "正确时钟的分类", "grid-good"))
+	// And the state, concurrently: lists filter it by the case's head, not its history.
+	mustWrite(t, fast.r, node.Change{Case: "K-1", Author: "grid-fast", To: cases.Forwarded,
+		Data: map[string]json.RawMessage{"handler_unit": json.RawMessage(`"城关镇人民政府"`)}})
+	mustWrite(t, h.r, node.Change{Case: "K-1", Author: "county1", To: cases.Accepted,
+		Data: map[string]json.RawMessage{"notice_at": json.RawMessage(`1767830400000`)}})
 	syncOnce(t, fast)
 	syncOnce(t, good)
 	syncOnce(t, other)
@@ -67,12 +74,16 @@ func TestSkew_FutureClockNeverWinsOverACorrectClock(t *testing.T) {
 		if vals := c.Strings("category"); !slices.Contains(c.Conflicts(), "category") || len(vals) != 2 {
 			t.Errorf("%s: the two categories should be a visible conflict, got %v", r.Origin().Node, vals)
 		}
-		if r == fast.r {
-			continue
-		}
+		// The writing station too: the hub sent its flagged op back with the receipt time.
 		win, _ := c.Registers["category"].Winner()
 		if got := cases.DecodeValue("category", win.Value); got != "正确时钟的分类" {
 			t.Errorf("%s: the display winner is %v, want the correct clock's value", r.Origin().Node, got)
+		}
+		for state, want := range map[cases.State]int{cases.Accepted: 1, cases.Forwarded: 0} {
+			page, err := r.List(node.Query{State: string(state), Limit: 10})
+			if err != nil || len(page.Cases) != want {
+				t.Errorf("%s: the list of %s cases holds %d, want %d (%v)", r.Origin().Node, state, len(page.Cases), want, err)
+			}
 		}
 	}
 	ahead := h.hub.ClockAhead()
