@@ -67,9 +67,6 @@ func printChaos(env *Env, r chaos.Result) {
 	fmt.Fprintf(w, "after the heal    converged in %.1f s\n", r.ConvergeSeconds)
 	fmt.Fprintf(w, "violations        lost %d, missing %d, duplicated %d, altered %d, chain failures %d, state mismatches %d, equivocations %d, quarantined %d\n",
 		r.Lost, r.Missing, r.Duplicated, r.Altered, r.ChainFailures, r.StateMismatches, r.Equivocations, r.Quarantined)
-	if r.OwnClockDisplays > 0 {
-		fmt.Fprintf(w, "known limit       %d case views at a station show its own clock-flagged value first (docs/reliability.md)\n", r.OwnClockDisplays)
-	}
 	for _, v := range r.Violations {
 		fmt.Fprintf(w, "  - %s\n", strings.ReplaceAll(v, "\n", "\n    "))
 	}

@@ -184,10 +184,7 @@ func (r *run) check() error {
 				continue
 			}
 			got := v.states[id]
-			if same, ownClock := sameCase(want, got, v.name); same {
-				continue
-			} else if ownClock && v.region != "" {
-				r.res.OwnClockDisplays++
+			if got == want {
 				continue
 			}
 			r.res.StateMismatches++

@@ -74,11 +74,6 @@ type Result struct {
 	Altered         int     `json:"altered"`    // dots whose bytes differ between replicas
 	ChainFailures   int     `json:"chain_failures"`
 	StateMismatches int     `json:"state_mismatches"` // cases whose state differs between replicas in scope
-	// OwnClockDisplays counts cases a station displays otherwise than the hubs only because
-	// the hub flagged the station's own op for its clock ahead and the station is not told:
-	// the same values, conflicts and notes, another value shown first (a known limit,
-	// docs/reliability.md, not counted as a violation).
-	OwnClockDisplays int `json:"own_clock_displays"`
 	// Accusations counts the accusation cases the writers registered; AccusationLeaks those
 	// found at a station of the unit they accuse.
 	Accusations     int      `json:"accusations"`
@@ -395,7 +390,7 @@ func (r *run) converged(ctx context.Context) (bool, string) {
 				if AccusedStation(id) != "" {
 					continue // never at the township's stations (the check looks at them one by one)
 				}
-				if same, ownClock := sameCase(c, got[id], s.id); !same && !ownClock {
+				if got[id] != c {
 					return false, fmt.Sprintf("%s differs from the county on case %s: %s", s.id, id, viewDiff(c, got[id]))
 				}
 			}
