@@ -2,10 +2,12 @@ package node_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,10 +38,24 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
-// generateWorkload runs the shared workload generator (shared/ sits beside the repository)
-// and returns the file's bytes, or skips the test when python3 or the generator is missing.
+// generateWorkload returns the shared workload generator's output for args (shared/ sits
+// beside the repository), or skips the test when python3 or the generator is missing. The
+// workloads the tests use are committed in testdata (gen.py is deterministic), so they run
+// in a clean clone with no shared/ beside it.
 func generateWorkload(t testing.TB, args ...string) []byte {
 	t.Helper()
+	if f, err := os.Open(filepath.Join("testdata", "workload-"+strings.Join(args, "-")+".jsonl.gz")); err == nil {
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	gen := filepath.Join(repoRoot(t), "..", "shared", "workload", "gen.py")
 	if _, err := os.Stat(gen); err != nil {
 		t.Skipf("workload generator not found at %s (shared/ beside the repository): %v", gen, err)
