@@ -167,9 +167,15 @@ func (r *Replica) KeyChain() []KeyLink { return r.keys.Load().chain }
 // while the members apply a rotation one after another.
 func (r *Replica) TrustedKeys() []ed25519.PublicKey {
 	ks := r.keys.Load()
-	out := []ed25519.PublicKey{ks.key.Public().(ed25519.PublicKey)}
-	if n := len(ks.chain); n > 0 {
-		out = append(out, ks.chain[n-1].Old)
+	return TrustedKeysOf(ks.key.Public().(ed25519.PublicKey), ks.chain)
+}
+
+// TrustedKeysOf returns current and, if chain is not empty, the key its last rotation
+// replaced (Replica.TrustedKeys).
+func TrustedKeysOf(current ed25519.PublicKey, chain []KeyLink) []ed25519.PublicKey {
+	out := []ed25519.PublicKey{current}
+	if n := len(chain); n > 0 {
+		out = append(out, chain[n-1].Old)
 	}
 	return out
 }

@@ -100,9 +100,9 @@ type ReadStats struct {
 }
 
 // scopeFeed returns up to limit entries of scope after position after, skipping ops that
-// came from skipVia (never echo) but for its own ops flagged here (receiptEcho). Entries come in scope order; next is the checkpoint to
-// resume from (it moves past skipped entries too). It reads only the scope's own index and
-// the ops it names.
+// came from skipVia (never echo) but for its own ops flagged here (receiptEcho). Entries
+// come in scope order; next is the checkpoint to resume from (it moves past skipped entries
+// too). It reads only the scope's own index and the ops it names.
 func (r *Replica) scopeFeed(scope string, after uint64, limit int, skipVia string, stats *ReadStats) (entries []ScopeEntry, next uint64, err error) {
 	p := scopePrefix(scope)
 	next = after

@@ -335,9 +335,7 @@ func (c *Cluster) handleJoin(w http.ResponseWriter, body []byte) (int, any) {
 		return http.StatusConflict, joinAnswer{Error: fmt.Sprintf("member %s is listed at %s, not %s", req.ID, listed.Address, req.Raft)}
 	case listed == nil || listed.Suffrage != raft.Voter:
 		if r.State() != raft.Leader {
-			_, leader := r.LeaderWithID()
-			u, _ := c.memberURL(leader)
-			return http.StatusMisdirectedRequest, joinAnswer{LeaderURL: u, Error: "not the leader"}
+			return c.redirectToLeader(r)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -370,6 +368,14 @@ type removeRequest struct {
 	ID    string `json:"id"`
 }
 
+// redirectToLeader answers, at a member that is not the leader, a request only the leader
+// serves: 421 with the leader's URL when this member knows it (callLeader follows it).
+func (c *Cluster) redirectToLeader(r *raft.Raft) (int, joinAnswer) {
+	_, leader := r.LeaderWithID()
+	u, _ := c.memberURL(leader)
+	return http.StatusMisdirectedRequest, joinAnswer{LeaderURL: u, Error: "not the leader"}
+}
+
 func (c *Cluster) handleRemove(w http.ResponseWriter, body []byte) (int, any) {
 	var req removeRequest
 	if err := json.Unmarshal(body, &req); err != nil || req.ID == "" {
@@ -380,9 +386,7 @@ func (c *Cluster) handleRemove(w http.ResponseWriter, body []byte) (int, any) {
 		return http.StatusServiceUnavailable, joinAnswer{Error: "this member is not running"}
 	}
 	if r.State() != raft.Leader {
-		_, leader := r.LeaderWithID()
-		u, _ := c.memberURL(leader)
-		return http.StatusMisdirectedRequest, joinAnswer{LeaderURL: u, Error: "not the leader"}
+		return c.redirectToLeader(r)
 	}
 	// The record first: once the configuration change commits, a leader removing itself
 	// steps down and could no longer write it.

@@ -107,9 +107,9 @@ func (s *ServingCert) ServerConfig() *tls.Config {
 }
 
 // MemberClient is the HTTP client a member calls other members with (forwarded writes,
-// joins, removals): once the hub key is known, a member is accepted only with a
-// certificate signed by a key of the hub (verifyMember); before (a member joining), any certificate is, since the join
-// itself is authenticated by the cluster token and its answer encrypted.
+// joins, removals): once the hub key is known, a member is accepted only with a certificate
+// signed by a key of the hub (verifyMember); before (a member joining), any certificate is,
+// since the join itself is authenticated by the cluster token and its answer encrypted.
 func (s *ServingCert) MemberClient(timeout time.Duration) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{

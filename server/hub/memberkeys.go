@@ -103,8 +103,10 @@ func verifyMember(cs tls.ConnectionState, keys KeySource, hubNode string, usage 
 	}
 	key, chain := keys()
 	cur := key.Public().(ed25519.PublicKey)
-	if n := len(chain); n > 0 && fqsync.SignedByKeyFor(leaf, chain[n-1].Old, usage, now) {
-		return nil // a member that has not applied the latest rotation yet
+	// The current key and the one before it (a member that has not applied the latest
+	// rotation yet); LeafHubKey below takes the current one again, and a later one.
+	if trusted := node.TrustedKeysOf(cur, chain); len(trusted) > 1 && fqsync.SignedByKeyFor(leaf, trusted[1], usage, now) {
+		return nil
 	}
 	if _, err := fqsync.LeafHubKey(leaf, hubNode, cur, usage, now); err != nil {
 		return fmt.Errorf("%w: %v", errMemberCertificate, err)

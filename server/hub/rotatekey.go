@@ -27,12 +27,12 @@ type rotateKeyRequest struct {
 	Nonce string `json:"nonce"`
 }
 
+// rotateKeyAnswer is the leader's answer; a refusal is a joinAnswer, as for every cluster
+// endpoint.
 type rotateKeyAnswer struct {
-	Old       string `json:"old,omitempty"` // fingerprints (sync.KeyFingerprint)
-	New       string `json:"new,omitempty"`
-	Rotations int    `json:"rotations,omitempty"`
-	LeaderURL string `json:"leader_url,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Old       string `json:"old"` // fingerprints (sync.KeyFingerprint)
+	New       string `json:"new"`
+	Rotations int    `json:"rotations"`
 }
 
 // RotateKey replaces the hub key by a new one through the log and returns the new public
@@ -61,19 +61,17 @@ func (m *Member) RotateKey(ctx context.Context) (ed25519.PublicKey, error) {
 func (c *Cluster) handleRotateKey(w http.ResponseWriter, body []byte) (int, any) {
 	m, r := c.Member(), c.Raft()
 	if m == nil {
-		return http.StatusServiceUnavailable, rotateKeyAnswer{Error: "this member is not running"}
+		return http.StatusServiceUnavailable, joinAnswer{Error: "this member is not running"}
 	}
 	if r.State() != raft.Leader {
-		_, leader := r.LeaderWithID()
-		u, _ := c.memberURL(leader)
-		return http.StatusMisdirectedRequest, rotateKeyAnswer{LeaderURL: u, Error: "not the leader"}
+		return c.redirectToLeader(r)
 	}
 	old := m.PublicKey()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pub, err := m.RotateKey(ctx)
 	if err != nil {
-		return http.StatusServiceUnavailable, rotateKeyAnswer{Error: err.Error()}
+		return http.StatusServiceUnavailable, joinAnswer{Error: err.Error()}
 	}
 	ans := rotateKeyAnswer{Old: fqsync.KeyFingerprint(old), New: fqsync.KeyFingerprint(pub), Rotations: len(m.KeyChain())}
 	c.log.Warn("hub key rotated / 中心密钥已更换", "old", ans.Old, "new", ans.New, "rotations", ans.Rotations)

@@ -24,25 +24,7 @@ func TestCluster_HubKeyRotation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	root := t.TempDir()
-	city := make([]*testMember, 3)
-	county := make([]*testMember, 3)
-	for i := range 3 {
-		city[i] = newTestMember(t, filepath.Join(root, "city"), []string{"c1", "c2", "c3"}[i], clusterToken)
-		county[i] = newTestMember(t, filepath.Join(root, "county"), []string{"k1", "k2", "k3"}[i], clusterToken)
-	}
-	boot := func(ms []*testMember, hubID, region string) {
-		if err := ms[0].c.Bootstrap(ctx, hubID, region, []hub.Peer{{ID: ms[1].id, URL: ms[1].url}, {ID: ms[2].id, URL: ms[2].url}}); err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range ms[1:] {
-			if err := m.c.Join(ctx, []string{ms[0].url}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		leaderOf(t, ms...)
-	}
-	boot(city, "sy-hub", "4203")
-	boot(county, "zs-hub", "420323")
+	city, county := startCityAndCounty(t, ctx, root)
 	cityURLs := serveSync(t, city)
 	countyURLs := serveSync(t, county)
 

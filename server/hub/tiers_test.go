@@ -30,18 +30,12 @@ func serveSync(t *testing.T, ms []*testMember) []string {
 	return urls
 }
 
-// A county hub and a city hub, each three members with Raft over TLS: the county's leader
-// runs the uplink. A case the county registers reaches every city member; the city assigns
-// it down to a station of the county (a write at the city, sequenced inside the city's
-// apply) and the assignment reaches every county member, filed in that station's scope.
-// When the county's leadership moves, the uplink resumes on the new leader from the
-// replicated checkpoints: it sends only what is new.
-func TestCluster_CityAssignsDownThroughCounty(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	root := t.TempDir()
-	city := make([]*testMember, 3)
-	county := make([]*testMember, 3)
+// startCityAndCounty bootstraps a city hub (sy-hub, members c1–c3) and a county hub
+// (zs-hub, k1–k3) under root, each three members with Raft over TLS, and waits for their
+// leaders.
+func startCityAndCounty(t *testing.T, ctx context.Context, root string) (city, county []*testMember) {
+	t.Helper()
+	city, county = make([]*testMember, 3), make([]*testMember, 3)
 	for i := range 3 {
 		city[i] = newTestMember(t, filepath.Join(root, "city"), []string{"c1", "c2", "c3"}[i], clusterToken)
 		county[i] = newTestMember(t, filepath.Join(root, "county"), []string{"k1", "k2", "k3"}[i], clusterToken)
@@ -59,6 +53,19 @@ func TestCluster_CityAssignsDownThroughCounty(t *testing.T) {
 	}
 	boot(city, "sy-hub", "4203")
 	boot(county, "zs-hub", "420323")
+	return city, county
+}
+
+// A county hub and a city hub, each three members with Raft over TLS: the county's leader
+// runs the uplink. A case the county registers reaches every city member; the city assigns
+// it down to a station of the county (a write at the city, sequenced inside the city's
+// apply) and the assignment reaches every county member, filed in that station's scope.
+// When the county's leadership moves, the uplink resumes on the new leader from the
+// replicated checkpoints: it sends only what is new.
+func TestCluster_CityAssignsDownThroughCounty(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	city, county := startCityAndCounty(t, ctx, t.TempDir())
 	cityURLs := serveSync(t, city)
 
 	// The uplink, run by the county's leader (as the hub command does).
